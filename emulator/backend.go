@@ -78,9 +78,9 @@ type Object struct {
 	Restored bool `json:"restored,omitempty"`
 	// NoCRC marks an object that, like old objects at the providers, carries
 	// no CRC64 header.
-	NoCRC bool `json:"noCRC,omitempty"`
-	Body         Blob      `json:"-"`
-	File         string    `json:"file,omitempty"` // on-disk body, relative to the data dir
+	NoCRC bool   `json:"noCRC,omitempty"`
+	Body  Blob   `json:"-"`
+	File  string `json:"file,omitempty"` // on-disk body, relative to the data dir
 }
 
 // Open reads n bytes of the object's body from off.
@@ -665,4 +665,3 @@ func (b *Backend) Keys(bucketName string) []string {
 	})
 	return keys
 }
-

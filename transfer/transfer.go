@@ -1,0 +1,539 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/bucketferry/bucketferry/storage"
+)
+
+// Copier copies objects between stores. It is safe for concurrent use and
+// meant to be shared: its memory budget bounds all copies together.
+type Copier struct {
+	opts   Options
+	budget *semaphore.Weighted
+	bufs   bufferPool
+}
+
+// New returns a Copier.
+func New(opts Options) (*Copier, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	return &Copier{opts: opts, budget: semaphore.NewWeighted(opts.MemoryBudget)}, nil
+}
+
+// Options returns the effective options.
+func (c *Copier) Options() Options { return c.opts }
+
+// Request names one object to copy.
+type Request struct {
+	Src    storage.Store
+	SrcKey string
+	Dst    storage.Store
+	DstKey string // defaults to SrcKey
+	// Listed, when the caller has the object from a listing, saves a HEAD
+	// for objects small enough for a single PUT: the GET's headers carry
+	// everything, and the version copied is whatever the GET returns.
+	Listed *storage.ObjectInfo
+	// Resume, from an earlier attempt's progress, lets a multipart copy reuse
+	// the parts already uploaded.
+	Resume *Checkpoint
+	// Progress, when set, is called (never concurrently) after the upload is
+	// initiated and after every part.
+	Progress func(Progress)
+}
+
+// Checkpoint is what a retried copy needs to resume a multipart upload. It
+// is small on purpose: it travels in activity heartbeats.
+type Checkpoint struct {
+	UploadID string `json:"uploadId"`
+	PartSize int64  `json:"partSize"`
+	// The source version the parts were read from; a resume against a changed
+	// source starts again.
+	SrcSize int64  `json:"srcSize"`
+	SrcETag string `json:"srcETag"`
+}
+
+// Progress reports a multipart copy's state.
+type Progress struct {
+	Checkpoint Checkpoint
+	PartsDone  int
+	PartsTotal int
+	BytesDone  int64
+}
+
+// Result describes a verified copy.
+type Result struct {
+	Key          string
+	Size         int64
+	CRC64        uint64
+	ETag         string // the destination's
+	Multipart    bool
+	Parts        int
+	PartsReused  int   // parts found already uploaded by an earlier attempt
+	BytesRead    int64 // from the source, retries included
+	BytesWritten int64 // to the destination, retries included
+}
+
+// Copy copies one object and verifies it: the destination's CRC64 must equal
+// the source's (reported by the source, or computed while streaming) and the
+// sizes must match. Any mismatch is an error of kind storage.KindCorrupt.
+func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
+	if req.DstKey == "" {
+		req.DstKey = req.SrcKey
+	}
+	limits := req.Dst.Limits()
+	threshold := c.opts.MultipartThreshold
+	if limits.MaxPutSize > 0 && threshold > limits.MaxPutSize {
+		threshold = limits.MaxPutSize
+	}
+	if l := req.Listed; l != nil && l.Size < threshold && !storage.IsArchiveClass(l.Meta.StorageClass) {
+		return c.copySingle(ctx, req, nil)
+	}
+	head, err := req.Src.Head(ctx, req.SrcKey)
+	if err != nil {
+		return Result{}, err
+	}
+	if storage.IsArchiveClass(head.Meta.StorageClass) && !head.Restored {
+		return Result{}, &storage.Error{Kind: storage.KindArchived, Store: req.Src.Name(), Op: "copy", Key: req.SrcKey,
+			Err: fmt.Errorf("object is in storage class %s and not restored; restore it before copying", head.Meta.StorageClass)}
+	}
+	if head.Size < threshold {
+		return c.copySingle(ctx, req, &head)
+	}
+	return c.copyMultipart(ctx, req, head, c.destMeta(head.Meta))
+}
+
+func (c *Copier) destMeta(m storage.Metadata) storage.Metadata {
+	switch {
+	case c.opts.StorageClass != "":
+		m.StorageClass = c.opts.StorageClass
+	case c.opts.ClassMap != nil:
+		if to, ok := c.opts.ClassMap[m.StorageClass]; ok {
+			m.StorageClass = to
+		}
+	}
+	return m
+}
+
+// copySingle streams one GET into one PUT, hashing on the way. base, when
+// set, is the version the caller decided on (from a HEAD); the GET must
+// return that same version.
+func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.ObjectInfo) (Result, error) {
+	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer body.Close()
+	if base != nil {
+		if err := sameVersion(req, *base, info); err != nil {
+			return Result{}, err
+		}
+	}
+	if limit := req.Dst.Limits().MaxPutSize; limit > 0 && info.Size > limit {
+		return Result{}, &storage.Error{Kind: storage.KindChanged, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("object grew to %d bytes since it was listed, over the single-PUT limit", info.Size)}
+	}
+	hr := &hashingReader{r: body}
+	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, c.destMeta(info.Meta))
+	if err != nil {
+		return Result{BytesRead: hr.n, BytesWritten: hr.n}, err
+	}
+	out := Result{Key: req.DstKey, Size: info.Size, ETag: res.ETag, BytesRead: hr.n, BytesWritten: hr.n}
+	if hr.n != info.Size {
+		return out, c.corrupt(ctx, req, fmt.Errorf("read %d bytes from the source, expected %d", hr.n, info.Size))
+	}
+	want := hr.crc
+	if info.HasCRC64 && info.CRC64 != want {
+		return out, c.corrupt(ctx, req, fmt.Errorf("source data CRC64 %d differs from the source's CRC64 header %d", want, info.CRC64))
+	}
+	if err := c.verify(ctx, req, res, want, info.Size); err != nil {
+		return out, err
+	}
+	out.CRC64 = want
+	return out, nil
+}
+
+// verify checks the CRC64 the destination reported for what it stored.
+func (c *Copier) verify(ctx context.Context, req Request, res storage.PutResult, want uint64, size int64) error {
+	got, has := res.CRC64, res.HasCRC64
+	if !has {
+		// Some destinations do not answer writes with a checksum; ask.
+		h, err := req.Dst.Head(ctx, req.DstKey)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if h.Size != size {
+			return c.corrupt(ctx, req, fmt.Errorf("destination holds %d bytes, expected %d", h.Size, size))
+		}
+		got, has = h.CRC64, h.HasCRC64
+	}
+	if !has {
+		return &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "verify", Key: req.DstKey,
+			Err: errors.New("destination reports no CRC64, so the copy cannot be verified")}
+	}
+	if got != want {
+		return c.corrupt(ctx, req, fmt.Errorf("destination CRC64 %d differs from the source's %d", got, want))
+	}
+	return nil
+}
+
+// corrupt removes a destination object that failed verification, so a bad
+// copy is never mistaken for a good one, and returns the failure.
+func (c *Copier) corrupt(ctx context.Context, req Request, cause error) error {
+	_ = req.Dst.Delete(context.WithoutCancel(ctx), req.DstKey)
+	return &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "verify", Key: req.DstKey, Err: cause}
+}
+
+// sameVersion fails when a read answered with a different version of the
+// object than the one the copy is based on.
+func sameVersion(req Request, base, got storage.ObjectInfo) error {
+	changed := got.Size != base.Size ||
+		(base.ETag != "" && got.ETag != "" && got.ETag != base.ETag) ||
+		(base.HasCRC64 && got.HasCRC64 && got.CRC64 != base.CRC64)
+	if changed {
+		return &storage.Error{Kind: storage.KindChanged, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("object changed while being copied (size %d -> %d, etag %s -> %s)", base.Size, got.Size, base.ETag, got.ETag)}
+	}
+	return nil
+}
+
+type hashingReader struct {
+	r   io.Reader
+	crc uint64
+	n   int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// partPlan sizes the parts of an object for a destination.
+func (c *Copier) partSize(size int64, limits storage.Limits) (int64, error) {
+	ps := max(c.opts.PartSize, limits.MinPartSize)
+	maxParts := int64(limits.MaxParts)
+	if maxParts <= 0 {
+		maxParts = 10000
+	}
+	if need := (size + maxParts - 1) / maxParts; need > ps {
+		const mib = 1 << 20
+		ps = (need + mib - 1) / mib * mib
+	}
+	if limits.MaxPartSize > 0 && ps > limits.MaxPartSize {
+		return 0, fmt.Errorf("object of %d bytes needs parts of %d bytes, over the destination's limit of %d", size, ps, limits.MaxPartSize)
+	}
+	return ps, nil
+}
+
+type partState struct {
+	size   int64
+	crc    uint64
+	hasCRC bool
+	etag   string
+	done   bool
+}
+
+func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.ObjectInfo, meta storage.Metadata) (Result, error) {
+	dst := req.Dst
+	partSize, err := c.partSize(head.Size, dst.Limits())
+	if err != nil {
+		return Result{}, &storage.Error{Kind: storage.KindInvalid, Store: dst.Name(), Op: "copy", Key: req.DstKey, Err: err}
+	}
+	n := int((head.Size + partSize - 1) / partSize)
+	parts := make([]partState, n)
+	for i := range parts {
+		parts[i].size = min(partSize, head.Size-int64(i)*partSize)
+	}
+	out := Result{Key: req.DstKey, Size: head.Size, Multipart: true, Parts: n}
+
+	cp, reused, err := c.resume(ctx, req, head, partSize, parts)
+	if err != nil {
+		return out, err
+	}
+	if cp.UploadID == "" {
+		id, err := dst.InitMultipart(ctx, req.DstKey, meta)
+		if err != nil {
+			return out, err
+		}
+		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
+	}
+	out.PartsReused = reused
+
+	var mu sync.Mutex // guards parts, done counters and Progress calls
+	done, doneBytes := 0, int64(0)
+	for _, p := range parts {
+		if p.done {
+			done++
+			doneBytes += p.size
+		}
+	}
+	report := func() {
+		if req.Progress != nil {
+			req.Progress(Progress{Checkpoint: cp, PartsDone: done, PartsTotal: n, BytesDone: doneBytes})
+		}
+	}
+	report()
+
+	var read, written atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for range min(c.opts.PartsInFlight, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				st, err := c.copyPart(ctx, req, head, cp.UploadID, i, partSize, parts[i].size, &read, &written)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					continue
+				}
+				mu.Lock()
+				parts[i] = st
+				done++
+				doneBytes += st.size
+				report()
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range parts {
+		if parts[i].done {
+			continue
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	out.BytesRead, out.BytesWritten = read.Load(), written.Load()
+	if firstErr != nil {
+		// The upload is kept so that a retry resumes it from the checkpoint.
+		return out, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+
+	want, err := c.wholeCRC(ctx, req, head, parts, partSize, &read)
+	out.BytesRead = read.Load()
+	if err != nil {
+		return out, err
+	}
+	list := make([]storage.Part, n)
+	for i, p := range parts {
+		list[i] = storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: true}
+	}
+	res, err := dst.CompleteMultipart(ctx, req.DstKey, cp.UploadID, list)
+	if err != nil {
+		return out, err
+	}
+	out.ETag = res.ETag
+	if err := c.verify(ctx, req, res, want, head.Size); err != nil {
+		return out, err
+	}
+	out.CRC64 = want
+	return out, nil
+}
+
+// resume finds the parts an earlier attempt uploaded. It returns an empty
+// checkpoint when there is nothing to resume.
+func (c *Copier) resume(ctx context.Context, req Request, head storage.ObjectInfo, partSize int64, parts []partState) (Checkpoint, int, error) {
+	cp := req.Resume
+	if cp == nil || cp.UploadID == "" {
+		return Checkpoint{}, 0, nil
+	}
+	if cp.PartSize != partSize || cp.SrcSize != head.Size || cp.SrcETag != head.ETag {
+		// The source changed or the plan did: the old parts are useless.
+		_ = req.Dst.AbortMultipart(ctx, req.DstKey, cp.UploadID)
+		return Checkpoint{}, 0, nil
+	}
+	listed, err := req.Dst.ListParts(ctx, req.DstKey, cp.UploadID)
+	if storage.IsNotFound(err) {
+		return Checkpoint{}, 0, nil // completed or aborted meanwhile: start again
+	}
+	if err != nil {
+		return Checkpoint{}, 0, err
+	}
+	reused := 0
+	for _, p := range listed {
+		i := p.Number - 1
+		if i < 0 || i >= len(parts) || p.Size != parts[i].size {
+			continue // not a part of this plan: it gets overwritten
+		}
+		parts[i] = partState{size: p.Size, crc: p.CRC64, hasCRC: p.HasCRC64, etag: p.ETag, done: true}
+		reused++
+	}
+	return *cp, reused, nil
+}
+
+// wholeCRC is the CRC64 the completed object must have: the source's own when
+// it reports one, otherwise the combination of the parts' CRCs.
+func (c *Copier) wholeCRC(ctx context.Context, req Request, head storage.ObjectInfo, parts []partState, partSize int64, read *atomic.Int64) (uint64, error) {
+	if head.HasCRC64 {
+		return head.CRC64, nil
+	}
+	var crc uint64
+	for i := range parts {
+		p := &parts[i]
+		if !p.hasCRC {
+			sum, err := c.readCRC(ctx, req, head, int64(i)*partSize, p.size, read)
+			if err != nil {
+				return 0, err
+			}
+			p.crc, p.hasCRC = sum, true
+		}
+		crc = storage.CombineCRC64(crc, p.crc, p.size)
+	}
+	return crc, nil
+}
+
+func (c *Copier) readCRC(ctx context.Context, req Request, head storage.ObjectInfo, off, n int64, read *atomic.Int64) (uint64, error) {
+	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: n})
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	if err := sameVersion(req, head, info); err != nil {
+		return 0, err
+	}
+	hr := &hashingReader{r: body}
+	_, err = io.Copy(io.Discard, hr)
+	read.Add(hr.n)
+	if err != nil {
+		return 0, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey, Err: err}
+	}
+	return hr.crc, nil
+}
+
+// copyPart reads one part into a buffer from the pool and uploads it,
+// retrying transient failures of either side.
+func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, partSize, size int64, read, written *atomic.Int64) (partState, error) {
+	if err := c.budget.Acquire(ctx, min(size, c.opts.MemoryBudget)); err != nil {
+		return partState{}, err
+	}
+	defer c.budget.Release(min(size, c.opts.MemoryBudget))
+	buf := c.bufs.get(partSize)
+	defer c.bufs.put(buf)
+	data := buf[:size]
+
+	var lastErr error
+	haveData := false
+	var crc uint64
+	for attempt := 0; attempt < c.opts.PartAttempts; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return partState{}, err
+			}
+		}
+		if !haveData {
+			n, err := c.readPart(ctx, req, head, int64(i)*partSize, data)
+			read.Add(int64(n))
+			if err != nil {
+				lastErr = err
+				if storage.IsRetryable(err) && storage.KindOf(err) != storage.KindChanged {
+					continue
+				}
+				return partState{}, err
+			}
+			crc = storage.CRC64(data)
+			haveData = true
+		}
+		p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, bytes.NewReader(data), size)
+		written.Add(size)
+		if err != nil {
+			lastErr = err
+			if storage.IsRetryable(err) {
+				continue
+			}
+			return partState{}, err
+		}
+		if p.HasCRC64 && p.CRC64 != crc {
+			lastErr = &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
+				Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, crc)}
+			continue
+		}
+		return partState{size: size, crc: crc, hasCRC: true, etag: p.ETag, done: true}, nil
+	}
+	return partState{}, fmt.Errorf("part %d after %d attempts: %w", i+1, c.opts.PartAttempts, lastErr)
+}
+
+func (c *Copier) readPart(ctx context.Context, req Request, head storage.ObjectInfo, off int64, data []byte) (int, error) {
+	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: int64(len(data))})
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	if err := sameVersion(req, head, info); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(body, data)
+	if err != nil {
+		return n, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("read bytes %d-%d: %w", off, off+int64(len(data))-1, err)}
+	}
+	return n, nil
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << (attempt - 1)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// bufferPool recycles part buffers by capacity.
+type bufferPool struct {
+	mu    sync.Mutex
+	pools map[int64]*sync.Pool
+}
+
+func (b *bufferPool) pool(size int64) *sync.Pool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pools == nil {
+		b.pools = map[int64]*sync.Pool{}
+	}
+	p, ok := b.pools[size]
+	if !ok {
+		p = &sync.Pool{New: func() any { b := make([]byte, size); return &b }}
+		b.pools[size] = p
+	}
+	return p
+}
+
+func (b *bufferPool) get(size int64) []byte { return *b.pool(size).Get().(*[]byte) }
+
+func (b *bufferPool) put(buf []byte) {
+	buf = buf[:cap(buf)]
+	b.pool(int64(len(buf))).Put(&buf)
+}

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -664,4 +665,34 @@ func (b *Backend) Keys(bucketName string) []string {
 		return true
 	})
 	return keys
+}
+
+// CompareObjects describes how dst differs from src in size, CRC64, standard
+// headers and user metadata, or returns "" when it holds the same object.
+func CompareObjects(src, dst *Object) string {
+	switch {
+	case src.Size != dst.Size:
+		return fmt.Sprintf("size %d, want %d", dst.Size, src.Size)
+	case src.CRC64 != dst.CRC64:
+		return fmt.Sprintf("CRC64 %d, want %d", dst.CRC64, src.CRC64)
+	}
+	// Providers answer "application/octet-stream" and "Standard" for objects
+	// stored without a type or class, so those count as equal.
+	norm := func(m Meta) Meta {
+		if m.ContentType == "" {
+			m.ContentType = "application/octet-stream"
+		}
+		if m.StorageClass == "" {
+			m.StorageClass = storage.ClassStandard
+		}
+		if len(m.User) == 0 {
+			m.User = nil
+		}
+		return m
+	}
+	sm, dm := norm(src.Meta), norm(dst.Meta)
+	if !reflect.DeepEqual(sm, dm) {
+		return fmt.Sprintf("metadata %+v, want %+v", dm, sm)
+	}
+	return ""
 }

@@ -1,0 +1,101 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Config configures a stand-alone emulator: one backend behind an OSS and a
+// COS front end, each on its own address with its own faults.
+type Config struct {
+	Dir            string // on-disk state; empty keeps everything in memory
+	OSSAddr        string // e.g. "127.0.0.1:0"
+	COSAddr        string
+	OSSCredentials map[string]string // AccessKeyId -> secret
+	COSCredentials map[string]string // SecretId -> SecretKey
+	OSSFaults      FaultConfig
+	COSFaults      FaultConfig
+	// Buckets are created at start: OSS buckets are plain names, COS ones
+	// carry the APPID suffix (name-1250000000); both live in one backend.
+	Buckets []string
+}
+
+// Server is a running emulator.
+type Server struct {
+	Backend   *Backend
+	OSSFaults *Faults
+	COSFaults *Faults
+	ossURL    string
+	cosURL    string
+	servers   []*http.Server
+}
+
+// Start starts the emulator and returns once both front ends listen.
+func Start(cfg Config) (*Server, error) {
+	b, err := NewBackend(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range cfg.Buckets {
+		if err := b.CreateBucket(name); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{Backend: b, OSSFaults: NewFaults(cfg.OSSFaults), COSFaults: NewFaults(cfg.COSFaults)}
+	oss := &OSSFrontEnd{Backend: b, Credentials: cfg.OSSCredentials}
+	cos := &COSFrontEnd{Backend: b, Credentials: cfg.COSCredentials}
+	if s.ossURL, err = s.listen(cfg.OSSAddr, s.OSSFaults.Wrap(oss, oss.WriteError)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("emulator: oss front end: %w", err)
+	}
+	if s.cosURL, err = s.listen(cfg.COSAddr, s.COSFaults.Wrap(cos, cos.WriteError)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("emulator: cos front end: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) listen(addr string, h http.Handler) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() {
+		// Serve returns ErrServerClosed on Close; nothing else is expected.
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// OSSURL is the OSS front end's endpoint, e.g. http://127.0.0.1:9000.
+func (s *Server) OSSURL() string { return s.ossURL }
+
+// COSURL is the COS front end's endpoint.
+func (s *Server) COSURL() string { return s.cosURL }
+
+// Close stops both front ends, cutting open connections.
+func (s *Server) Close() error {
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops both front ends gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,442 @@
+package transfer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/storage"
+	"github.com/bucketferry/bucketferry/storage/cos"
+	"github.com/bucketferry/bucketferry/storage/oss"
+	"github.com/bucketferry/bucketferry/transfer"
+)
+
+const (
+	srcBucket = "source"
+	dstBucket = "destination-1250000000"
+	mib       = 1 << 20
+)
+
+// env is an emulator with an OSS source and a COS destination reached
+// through the official SDKs.
+type env struct {
+	srv      *emulator.Server
+	src, dst storage.Store
+}
+
+func newEnv(t testing.TB, dir string) *env {
+	t.Helper()
+	srv, err := emulator.Start(emulator.Config{
+		Dir:            dir,
+		OSSCredentials: map[string]string{"oss-ak": "oss-secret"},
+		COSCredentials: map[string]string{"cos-id": "cos-key"},
+		Buckets:        []string{srcBucket, dstBucket},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	src, err := oss.New(oss.Config{Endpoint: srv.OSSURL(), Bucket: srcBucket, AccessKeyID: "oss-ak", AccessKeySecret: "oss-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := cos.New(cos.Config{Bucket: dstBucket, Region: "ap-guangzhou", Endpoint: srv.COSURL(), SecretID: "cos-id", SecretKey: "cos-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{srv: srv, src: src, dst: dst}
+}
+
+func (e *env) seed(t testing.TB, key string, size int64, meta emulator.Meta) *emulator.Object {
+	t.Helper()
+	obj, err := e.srv.Backend.AddObject(srcBucket, key, emulator.GeneratedBlob(uint64(size)*31+uint64(len(key)), size), meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// checkCopied asserts that the destination holds the same bytes (by CRC64
+// and size) and metadata as the source.
+func (e *env) checkCopied(t testing.TB, key string, res transfer.Result) {
+	t.Helper()
+	s, err := e.srv.Backend.Object(srcBucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.srv.Backend.Object(dstBucket, key)
+	if err != nil {
+		t.Fatalf("%q not at the destination: %v", key, err)
+	}
+	if p := emulator.CompareObjects(s, d); p != "" {
+		t.Errorf("%q: %s", key, p)
+	}
+	if res.CRC64 != s.CRC64 || res.Size != s.Size {
+		t.Errorf("%q: result says size %d CRC %d, source has %d and %d", key, res.Size, res.CRC64, s.Size, s.CRC64)
+	}
+}
+
+func richMeta() emulator.Meta {
+	return emulator.Meta{
+		ContentType: "image/png", ContentEncoding: "identity", ContentDisposition: `attachment; filename="a.png"`,
+		ContentLanguage: "zh-CN", CacheControl: "max-age=60", Expires: "Wed, 21 Oct 2026 07:28:00 GMT",
+		User: map[string]string{"owner": "alice", "project": "migration"}, StorageClass: storage.ClassIA,
+	}
+}
+
+// copyWithRetry retries retryable failures, as the activity layer does.
+func copyWithRetry(ctx context.Context, c *transfer.Copier, req transfer.Request) (transfer.Result, int, error) {
+	var lastErr error
+	for attempt := 1; attempt <= 10; attempt++ {
+		res, err := c.Copy(ctx, req)
+		if err == nil {
+			return res, attempt, nil
+		}
+		lastErr = err
+		if !storage.IsRetryable(err) {
+			return res, attempt, err
+		}
+	}
+	return transfer.Result{}, 10, lastErr
+}
+
+func copySizes(t *testing.T, faults emulator.FaultConfig) {
+	e := newEnv(t, "")
+	e.srv.OSSFaults.Set(faults)
+	e.srv.COSFaults.Set(faults)
+	const threshold = 8 * mib
+	c, err := transfer.New(transfer.Options{MultipartThreshold: threshold, PartSize: 4 * mib, PartsInFlight: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int64{
+		"empty":                     0,
+		"one byte":                  1,
+		"dir/just under threshold":  threshold - 1,
+		"dir/at threshold":          threshold,
+		"dir/just over threshold+1": threshold + 1,
+		"大文件/over 200 MiB.bin":      200*mib + 12345,
+	}
+	for key, size := range sizes {
+		e.seed(t, key, size, richMeta())
+	}
+	ctx := context.Background()
+	for key, size := range sizes {
+		res, attempts, err := copyWithRetry(ctx, c, transfer.Request{Src: e.src, SrcKey: key, Dst: e.dst})
+		if err != nil {
+			t.Fatalf("copy %q: %v", key, err)
+		}
+		if want := size >= threshold; res.Multipart != want {
+			t.Errorf("%q (%d bytes): multipart %v, want %v", key, size, res.Multipart, want)
+		}
+		t.Logf("%q: %d bytes in %d attempt(s), multipart=%v parts=%d", key, size, attempts, res.Multipart, res.Parts)
+		e.checkCopied(t, key, res)
+	}
+	if e.srv.Backend.UploadCount(dstBucket) != 0 {
+		t.Errorf("%d multipart uploads left open", e.srv.Backend.UploadCount(dstBucket))
+	}
+}
+
+func TestCopyOSSToCOS(t *testing.T) {
+	copySizes(t, emulator.FaultConfig{})
+}
+
+func TestCopyOSSToCOSWithFaults(t *testing.T) {
+	copySizes(t, emulator.FaultConfig{ErrorRate: 0.05, ResetRate: 0.05})
+}
+
+func TestFaultsAreInjected(t *testing.T) {
+	// Guards the test above: with these rates faults do happen.
+	e := newEnv(t, "")
+	e.srv.OSSFaults.Set(emulator.FaultConfig{ErrorRate: 0.05, ResetRate: 0.05})
+	e.srv.COSFaults.Set(emulator.FaultConfig{ErrorRate: 0.05, ResetRate: 0.05})
+	c, _ := transfer.New(transfer.Options{})
+	for i := range 200 {
+		key := fmt.Sprintf("k%03d", i)
+		e.seed(t, key, 64<<10, emulator.Meta{})
+		if _, _, err := copyWithRetry(context.Background(), c, transfer.Request{Src: e.src, SrcKey: key, Dst: e.dst}); err != nil {
+			t.Fatalf("copy %q: %v", key, err)
+		}
+	}
+	os, cs := e.srv.OSSFaults.Stats(), e.srv.COSFaults.Stats()
+	if os.InjectedErrors+cs.InjectedErrors == 0 || os.Resets+cs.Resets == 0 {
+		t.Fatalf("no faults injected: oss %+v cos %+v", os, cs)
+	}
+	t.Logf("survived %d errors and %d resets", os.InjectedErrors+cs.InjectedErrors, os.Resets+cs.Resets)
+}
+
+func TestResumeUploadsOnlyMissingParts(t *testing.T) {
+	e := newEnv(t, "")
+	const size = 40 * mib
+	const partSize = 4 * mib // 10 parts
+	e.seed(t, "big", size, richMeta())
+	c, err := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: partSize, PartsInFlight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// First attempt: killed once four parts are in.
+	ctx, kill := context.WithCancel(context.Background())
+	var last transfer.Progress
+	_, err = c.Copy(ctx, transfer.Request{Src: e.src, SrcKey: "big", Dst: e.dst, Progress: func(p transfer.Progress) {
+		last = p
+		if p.PartsDone >= 4 {
+			kill()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first attempt: err = %v, want context.Canceled", err)
+	}
+	if last.Checkpoint.UploadID == "" || last.PartsDone < 4 {
+		t.Fatalf("no usable checkpoint: %+v", last)
+	}
+	parts, _, err := e.srv.Backend.Parts(dstBucket, "big", last.Checkpoint.UploadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploaded := len(parts)
+	putsBefore := e.srv.COSFaults.Stats().ByMethod[http.MethodPut]
+
+	// Second attempt, as a retried activity would run it from its heartbeat.
+	cp := last.Checkpoint
+	res, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "big", Dst: e.dst, Resume: &cp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	puts := e.srv.COSFaults.Stats().ByMethod[http.MethodPut] - putsBefore
+	if res.PartsReused != uploaded {
+		t.Errorf("reused %d parts, %d were uploaded", res.PartsReused, uploaded)
+	}
+	if want := int64(res.Parts - uploaded); puts != want {
+		t.Errorf("resumed copy sent %d part uploads, want only the %d missing", puts, want)
+	}
+	if res.BytesWritten != size-int64(uploaded)*partSize {
+		t.Errorf("resumed copy wrote %d bytes, want %d", res.BytesWritten, size-int64(uploaded)*partSize)
+	}
+	t.Logf("first attempt uploaded %d of %d parts; resume uploaded %d", uploaded, res.Parts, puts)
+	e.checkCopied(t, "big", res)
+}
+
+func TestResumeAfterSourceChangedStartsAgain(t *testing.T) {
+	e := newEnv(t, "")
+	e.seed(t, "big", 20*mib, emulator.Meta{})
+	c, _ := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: 4 * mib, PartsInFlight: 1})
+	ctx, kill := context.WithCancel(context.Background())
+	var last transfer.Progress
+	c.Copy(ctx, transfer.Request{Src: e.src, SrcKey: "big", Dst: e.dst, Progress: func(p transfer.Progress) {
+		last = p
+		if p.PartsDone >= 2 {
+			kill()
+		}
+	}})
+	e.seed(t, "big", 20*mib+7, emulator.Meta{}) // replaced at the source
+	cp := last.Checkpoint
+	res, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "big", Dst: e.dst, Resume: &cp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PartsReused != 0 {
+		t.Errorf("reused %d parts of a changed source", res.PartsReused)
+	}
+	e.checkCopied(t, "big", res)
+	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
+		t.Errorf("stale upload not aborted: %d open", n)
+	}
+}
+
+func TestSourceChangedDuringCopy(t *testing.T) {
+	e := newEnv(t, "")
+	e.seed(t, "moving", 20*mib, emulator.Meta{})
+	c, _ := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: 4 * mib, PartsInFlight: 1, PartAttempts: 2})
+	var once sync.Once
+	_, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "moving", Dst: e.dst, Progress: func(p transfer.Progress) {
+		if p.PartsDone == 1 {
+			once.Do(func() {
+				e.seed(t, "moving", 20*mib, emulator.Meta{User: map[string]string{"v": "2"}})
+				e.corruptSource(t, "moving")
+			})
+		}
+	}})
+	if storage.KindOf(err) != storage.KindChanged {
+		t.Fatalf("err = %v (kind %v), want KindChanged", err, storage.KindOf(err))
+	}
+	if !storage.IsRetryable(err) {
+		t.Error("a changed source should be retryable: the retry copies the new version")
+	}
+}
+
+// corruptSource gives an object a new ETag without changing its size, as an
+// overwrite with same-sized content would.
+func (e *env) corruptSource(t testing.TB, key string) {
+	if err := e.srv.Backend.UpdateObject(srcBucket, key, func(o *emulator.Object) {
+		o.ETag = "0123456789ABCDEF0123456789ABCDEF"
+		o.CRC64 ^= 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSourceCRCMismatchIsCorrupt(t *testing.T) {
+	e := newEnv(t, "")
+	e.seed(t, "liar", 1000, emulator.Meta{})
+	if err := e.srv.Backend.UpdateObject(srcBucket, "liar", func(o *emulator.Object) { o.CRC64 ^= 0xff }); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := transfer.New(transfer.Options{})
+	_, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "liar", Dst: e.dst})
+	if storage.KindOf(err) != storage.KindCorrupt {
+		t.Fatalf("err = %v, want KindCorrupt", err)
+	}
+	if _, err := e.srv.Backend.Object(dstBucket, "liar"); err == nil {
+		t.Error("an object that failed verification was left at the destination")
+	}
+}
+
+func TestMetadataTooLargeForCOS(t *testing.T) {
+	e := newEnv(t, "")
+	big := strings.Repeat("x", 1500)
+	e.seed(t, "fat-meta", 10, emulator.Meta{User: map[string]string{"a": big, "b": big, "c": big, "d": big}}) // 6 KB: fine for OSS
+	c, _ := transfer.New(transfer.Options{})
+	_, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "fat-meta", Dst: e.dst})
+	if storage.KindOf(err) != storage.KindInvalid || storage.IsRetryable(err) {
+		t.Fatalf("err = %v (kind %v), want a permanent KindInvalid", err, storage.KindOf(err))
+	}
+	if !strings.Contains(strings.ToLower(err.Error()), "metadata") {
+		t.Errorf("error does not say what is wrong: %v", err)
+	}
+	if _, err := e.srv.Backend.Object(dstBucket, "fat-meta"); err == nil {
+		t.Error("object written despite metadata the destination cannot hold")
+	}
+}
+
+func TestArchivedSourceIsPermanent(t *testing.T) {
+	e := newEnv(t, "")
+	e.seed(t, "cold", 10, emulator.Meta{StorageClass: storage.ClassArchive})
+	c, _ := transfer.New(transfer.Options{})
+	_, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "cold", Dst: e.dst})
+	if storage.KindOf(err) != storage.KindArchived || storage.IsRetryable(err) {
+		t.Fatalf("err = %v, want permanent KindArchived", err)
+	}
+	if err := e.srv.Backend.UpdateObject(srcBucket, "cold", func(o *emulator.Object) { o.Restored = true }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "cold", Dst: e.dst})
+	if err != nil {
+		t.Fatalf("restored object: %v", err)
+	}
+	e.checkCopied(t, "cold", res)
+}
+
+func TestStorageClassForced(t *testing.T) {
+	e := newEnv(t, "")
+	e.seed(t, "k", 10, emulator.Meta{StorageClass: storage.ClassStandard})
+	c, _ := transfer.New(transfer.Options{StorageClass: storage.ClassArchive})
+	if _, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "k", Dst: e.dst}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := e.srv.Backend.Object(dstBucket, "k")
+	if d.Meta.StorageClass != storage.ClassArchive {
+		t.Errorf("destination class %q, want %q", d.Meta.StorageClass, storage.ClassArchive)
+	}
+}
+
+func TestSourceWithoutCRCIsVerifiedByStreaming(t *testing.T) {
+	e := newEnv(t, "")
+	for _, k := range []struct {
+		key  string
+		size int64
+	}{{"small-nocrc", 3000}, {"big-nocrc", 20 * mib}} {
+		e.seed(t, k.key, k.size, emulator.Meta{})
+		if err := e.srv.Backend.UpdateObject(srcBucket, k.key, func(o *emulator.Object) { o.NoCRC = true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: 4 * mib})
+	for _, key := range []string{"small-nocrc", "big-nocrc"} {
+		res, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: key, Dst: e.dst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.checkCopied(t, key, res)
+	}
+}
+
+// TestMultipartMemoryIsBounded copies a large object to an on-disk
+// destination and samples the heap: it must stay within parts in flight x
+// part size plus a small constant, whatever the object size.
+func TestMultipartMemoryIsBounded(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	const size = 256 * mib
+	const partSize, inFlight = 8 * mib, 4
+	e.seed(t, "huge", size, emulator.Meta{})
+	c, _ := transfer.New(transfer.Options{MultipartThreshold: 16 * mib, PartSize: partSize, PartsInFlight: inFlight, MemoryBudget: partSize * inFlight})
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}()
+	res, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: "huge", Dst: e.dst})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.checkCopied(t, "huge", res)
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	limit := int64(partSize*inFlight) + 48*mib
+	t.Logf("heap grew by %.1f MiB at most while copying %d MiB (budget %d MiB)", float64(grew)/mib, size/mib, partSize*inFlight/mib)
+	if grew > limit {
+		t.Errorf("heap grew by %d MiB, over the %d MiB bound", grew/mib, limit/mib)
+	}
+}
+
+func TestCopyBatchReportsEachObject(t *testing.T) {
+	e := newEnv(t, "")
+	var objs []storage.ObjectInfo
+	for i := range 50 {
+		key := fmt.Sprintf("batch/%02d", i)
+		e.seed(t, key, int64(i*100), emulator.Meta{})
+		objs = append(objs, storage.ObjectInfo{Key: key, Size: int64(i * 100)})
+	}
+	objs = append(objs, storage.ObjectInfo{Key: "batch/missing", Size: 5})
+	c, _ := transfer.New(transfer.Options{})
+	var done atomic.Int64
+	results := c.CopyBatch(context.Background(), transfer.Batch{Src: e.src, Dst: e.dst, Objects: objs, Workers: 8,
+		Done: func(transfer.ObjectResult) { done.Add(1) }})
+	if len(results) != len(objs) || done.Load() != int64(len(objs)) {
+		t.Fatalf("%d results, %d callbacks for %d objects", len(results), done.Load(), len(objs))
+	}
+	for i, r := range results[:50] {
+		if r.Err != nil || r.Key != objs[i].Key {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+		e.checkCopied(t, r.Key, r.Result)
+	}
+	if last := results[50]; !storage.IsNotFound(last.Err) {
+		t.Errorf("missing object: err = %v, want not found", last.Err)
+	}
+}

@@ -149,7 +149,7 @@ func TestGeneratedBlobRanges(t *testing.T) {
 	if int64(len(all)) != blob.Size() {
 		t.Fatalf("read %d bytes", len(all))
 	}
-	for _, r := range [][2]int64{{0, 1}, {65535, 2}, {100_000, 65536 * 2}, {200_002, 1}} {
+	for _, r := range [][2]int64{{0, 1}, {65535, 2}, {100_000, 65536}, {200_002, 1}} {
 		rc, _ := blob.Open(r[0], r[1])
 		part, _ := io.ReadAll(rc)
 		if !bytes.Equal(part, all[r[0]:r[0]+r[1]]) {

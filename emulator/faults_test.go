@@ -99,7 +99,7 @@ func TestFaultBandwidthAndLatency(t *testing.T) {
 	if time.Since(start) > 500*time.Millisecond {
 		t.Fatalf("unlimited download took %v", time.Since(start))
 	}
-	if s := f.Stats(); s.BytesOut < 5<<20 || s.ByMethod["GET"] != 5 {
+	if s := f.Stats(); s.BytesOut < 4<<20 || s.ByMethod["GET"] != 5 {
 		t.Fatalf("stats %+v", s)
 	}
 }

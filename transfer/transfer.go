@@ -271,6 +271,9 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
 	}
 	out.PartsReused = reused
+	if err := c.abortOthers(ctx, req, cp.UploadID); err != nil {
+		return out, err
+	}
 
 	var mu sync.Mutex // guards parts, done counters and Progress calls
 	done, doneBytes := 0, int64(0)
@@ -354,6 +357,25 @@ feed:
 	}
 	out.CRC64 = want
 	return out, nil
+}
+
+// abortOthers aborts the uploads to the destination key other than keep:
+// leftovers of attempts that died before reporting a checkpoint, or whose
+// initiate answer was lost. Shards never share a key, so any other upload
+// of this key is ours and would otherwise be billed for ever.
+func (c *Copier) abortOthers(ctx context.Context, req Request, keep string) error {
+	ups, err := req.Dst.ListUploads(ctx, req.DstKey)
+	if err != nil {
+		return err
+	}
+	for _, u := range ups {
+		if u.Key == req.DstKey && u.UploadID != keep {
+			if err := req.Dst.AbortMultipart(ctx, u.Key, u.UploadID); err != nil && !storage.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // resume finds the parts an earlier attempt uploaded. It returns an empty

@@ -92,9 +92,11 @@ func richMeta() emulator.Meta {
 	}
 }
 
-// copyWithRetry retries retryable failures, as the activity layer does.
+// copyWithRetry retries retryable failures, resuming from the last
+// checkpoint, as the activity layer does with heartbeats.
 func copyWithRetry(ctx context.Context, c *transfer.Copier, req transfer.Request) (transfer.Result, int, error) {
 	var lastErr error
+	req.Progress = func(p transfer.Progress) { req.Resume = &p.Checkpoint }
 	for attempt := 1; attempt <= 10; attempt++ {
 		res, err := c.Copy(ctx, req)
 		if err == nil {
@@ -197,12 +199,14 @@ func TestResumeUploadsOnlyMissingParts(t *testing.T) {
 	if last.Checkpoint.UploadID == "" || last.PartsDone < 4 {
 		t.Fatalf("no usable checkpoint: %+v", last)
 	}
+	// A part upload cut by the kill may still be arriving: wait until the
+	// emulator has seen no new request for a while.
+	putsBefore := settledPuts(e)
 	parts, _, err := e.srv.Backend.Parts(dstBucket, "big", last.Checkpoint.UploadID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	uploaded := len(parts)
-	putsBefore := e.srv.COSFaults.Stats().ByMethod[http.MethodPut]
 
 	// Second attempt, as a retried activity would run it from its heartbeat.
 	cp := last.Checkpoint
@@ -222,6 +226,18 @@ func TestResumeUploadsOnlyMissingParts(t *testing.T) {
 	}
 	t.Logf("first attempt uploaded %d of %d parts; resume uploaded %d", uploaded, res.Parts, puts)
 	e.checkCopied(t, "big", res)
+}
+
+func settledPuts(e *env) int64 {
+	n := e.srv.COSFaults.Stats().ByMethod[http.MethodPut]
+	for {
+		time.Sleep(200 * time.Millisecond)
+		m := e.srv.COSFaults.Stats().ByMethod[http.MethodPut]
+		if m == n {
+			return n
+		}
+		n = m
+	}
 }
 
 func TestResumeAfterSourceChangedStartsAgain(t *testing.T) {

@@ -378,7 +378,7 @@ func (f *COSFrontEnd) listObjects(req *cosRequest) error {
 		owner := cosBucketOwner(req.bucket)
 		for _, o := range lr.Objects {
 			res.Contents = append(res.Contents, cosContents{Key: enc.enc(o.Key), LastModified: isoTime(o.LastModified),
-				ETag: cosETag(o.ETag), Size: o.Size, Owner: owner, StorageClass: cosClassName(o.Meta.StorageClass)})
+				ETag: cosETag(o.ETag), Size: o.Size, Owner: owner, StorageClass: storage.COSClass(o.Meta.StorageClass)})
 		}
 		for _, p := range lr.CommonPrefixes {
 			res.CommonPrefixes = append(res.CommonPrefixes, cosCommonPrefix{Prefix: enc.enc(p)})
@@ -425,23 +425,6 @@ func cosNeutralClass(c string) (string, bool) {
 	return "", false
 }
 
-// cosClassName is the COS name of a stored (neutral or native) class.
-func cosClassName(neutral string) string {
-	switch neutral {
-	case "", storage.ClassStandard:
-		return "STANDARD"
-	case storage.ClassIA:
-		return "STANDARD_IA"
-	case storage.ClassArchive:
-		return "ARCHIVE"
-	case storage.ClassColdArchive, storage.ClassDeepColdArchive:
-		return "DEEP_ARCHIVE"
-	case storage.ClassIntelligent:
-		return "INTELLIGENT_TIERING"
-	}
-	return neutral
-}
-
 // cosETag is how COS shows an ETag: quoted lower-case hex.
 func cosETag(etag string) string { return `"` + strings.ToLower(etag) + `"` }
 
@@ -475,7 +458,7 @@ func cosMeta(h http.Header) (Meta, error) {
 func setCOSObjectHeaders(h http.Header, obj *Object) {
 	setObjectHeaders(h, obj, cosMetaPrefix, cosCRCHeader)
 	h.Set("ETag", cosETag(obj.ETag))
-	if c := cosClassName(obj.Meta.StorageClass); c != "STANDARD" {
+	if c := storage.COSClass(obj.Meta.StorageClass); c != "STANDARD" {
 		h.Set(cosClassHeader, c)
 	}
 	if storage.IsArchiveClass(obj.Meta.StorageClass) && obj.Restored {
@@ -563,7 +546,7 @@ func (f *COSFrontEnd) getObject(req *cosRequest) error {
 	r := req.r
 	if r.Method == http.MethodGet && storage.IsArchiveClass(obj.Meta.StorageClass) && !obj.Restored {
 		return apiErr(403, "InvalidObjectState", "The object is in the %s storage class and must be restored before it can be read.",
-			cosClassName(obj.Meta.StorageClass))
+			storage.COSClass(obj.Meta.StorageClass))
 	}
 	notModified, err := cosPreconditions(r, obj)
 	if err != nil {
@@ -692,7 +675,7 @@ func (f *COSFrontEnd) listParts(req *cosRequest, uploadID string) error {
 	}
 	owner := cosBucketOwner(req.bucket)
 	res := cosListPartsResult{Bucket: req.bucket, EncodingType: enc.typ(), Key: enc.enc(req.key), UploadID: uploadID,
-		Initiator: cosInitiator(owner), Owner: owner, StorageClass: cosClassName(u.Meta.StorageClass),
+		Initiator: cosInitiator(owner), Owner: owner, StorageClass: storage.COSClass(u.Meta.StorageClass),
 		PartNumberMarker: marker, MaxParts: maxParts}
 	for _, p := range parts {
 		if p.Number <= marker {
@@ -805,7 +788,7 @@ func (f *COSFrontEnd) listUploads(req *cosRequest) error {
 		UploadIDMarker: idMarker, MaxUploads: maxUploads, IsTruncated: truncated, Prefix: enc.enc(prefix)}
 	for _, u := range ups {
 		res.Uploads = append(res.Uploads, cosUploadXML{Key: enc.enc(u.Key), UploadID: u.ID,
-			StorageClass: cosClassName(u.Meta.StorageClass), Initiator: cosInitiator(owner), Owner: owner,
+			StorageClass: storage.COSClass(u.Meta.StorageClass), Initiator: cosInitiator(owner), Owner: owner,
 			Initiated: isoTime(u.Initiated)})
 	}
 	if truncated && len(ups) > 0 {

@@ -278,41 +278,6 @@ func (s *Store) checkKey(op, key string) error {
 
 // ---- storage classes and metadata
 
-// toCOSClass maps a neutral class to its COS name; native names pass.
-func toCOSClass(c string) string {
-	switch c {
-	case storage.ClassStandard:
-		return "STANDARD"
-	case storage.ClassIA:
-		return "STANDARD_IA"
-	case storage.ClassArchive:
-		return "ARCHIVE"
-	case storage.ClassColdArchive, storage.ClassDeepColdArchive:
-		return "DEEP_ARCHIVE"
-	case storage.ClassIntelligent:
-		return "INTELLIGENT_TIERING"
-	}
-	return c
-}
-
-// fromCOSClass maps a COS class to the neutral name; MAZ_* and other
-// native names pass. COS leaves the header out for STANDARD objects.
-func fromCOSClass(c string) string {
-	switch strings.ToUpper(c) {
-	case "", "STANDARD":
-		return storage.ClassStandard
-	case "STANDARD_IA":
-		return storage.ClassIA
-	case "ARCHIVE":
-		return storage.ClassArchive
-	case "DEEP_ARCHIVE":
-		return storage.ClassDeepColdArchive
-	case "INTELLIGENT_TIERING":
-		return storage.ClassIntelligent
-	}
-	return c
-}
-
 // validToken reports whether s is a valid HTTP header name.
 func validToken(s string) bool {
 	if s == "" {
@@ -367,7 +332,7 @@ func (s *Store) putHeaders(op, key string, meta storage.Metadata) (*cossdk.Objec
 		}
 	}
 	if meta.StorageClass != "" {
-		h.XCosStorageClass = toCOSClass(meta.StorageClass)
+		h.XCosStorageClass = storage.COSClass(meta.StorageClass)
 	}
 	if len(meta.User) > 0 {
 		user := make(http.Header, len(meta.User))
@@ -407,24 +372,8 @@ func info(key string, h http.Header, size int64) storage.ObjectInfo {
 			oi.CRC64, oi.HasCRC64 = crc, true
 		}
 	}
-	m := storage.Metadata{
-		ContentType:        h.Get("Content-Type"),
-		ContentEncoding:    h.Get("Content-Encoding"),
-		ContentDisposition: h.Get("Content-Disposition"),
-		ContentLanguage:    h.Get("Content-Language"),
-		CacheControl:       h.Get("Cache-Control"),
-		Expires:            h.Get("Expires"),
-		StorageClass:       fromCOSClass(h.Get(classHeader)),
-	}
-	for name, vals := range h {
-		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, metaPrefix) && len(vals) > 0 {
-			if m.User == nil {
-				m.User = map[string]string{}
-			}
-			m.User[lower[len(metaPrefix):]] = vals[0]
-		}
-	}
+	m := storage.MetadataFromHeader(h, metaPrefix)
+	m.StorageClass = storage.ClassFromCOS(h.Get(classHeader))
 	oi.Meta = m
 	oi.Restored = strings.Contains(h.Get("x-cos-restore"), `ongoing-request="false"`)
 	return oi
@@ -475,7 +424,7 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 			break
 		}
 		oi := storage.ObjectInfo{Key: key, Size: o.Size, ETag: strings.Trim(o.ETag, `"`),
-			Meta: storage.Metadata{StorageClass: fromCOSClass(o.StorageClass)}}
+			Meta: storage.Metadata{StorageClass: storage.ClassFromCOS(o.StorageClass)}}
 		if t, err := time.Parse(time.RFC3339, o.LastModified); err == nil {
 			oi.LastModified = t
 		}

@@ -526,8 +526,18 @@ func (s *Store) mkParent(root *os.Root, op, key, rel string) error {
 func mkdirAll(root *os.Root, dir string) error {
 	var err error
 	for range placeAttempts {
-		if err = root.MkdirAll(dir, dirMode); !errors.Is(err, fs.ErrNotExist) {
-			return err
+		err = root.MkdirAll(dir, dirMode)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, fs.ErrExist):
+			// A concurrent Put may create a component between MkdirAll's
+			// check and its mkdir; only a file in the way is a conflict.
+			if st, serr := root.Stat(dir); serr == nil && st.IsDir() {
+				return nil
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return err // a concurrent Delete pruning a parent gives ErrNotExist: retry
 		}
 	}
 	return err

@@ -689,23 +689,8 @@ func infoFromHeaders(key string, h http.Header) (storage.ObjectInfo, error) {
 	if info.CRC64, info.HasCRC64, err = crcHeader(h); err != nil {
 		return info, err
 	}
-	m := &info.Meta
-	m.ContentType = h.Get("Content-Type")
-	m.ContentEncoding = h.Get("Content-Encoding")
-	m.ContentDisposition = h.Get("Content-Disposition")
-	m.ContentLanguage = h.Get("Content-Language")
-	m.CacheControl = h.Get("Cache-Control")
-	m.Expires = h.Get("Expires")
-	for name, vals := range h {
-		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, metaPrefix) && len(vals) > 0 {
-			if m.User == nil {
-				m.User = map[string]string{}
-			}
-			m.User[lower[len(metaPrefix):]] = vals[0]
-		}
-	}
-	m.StorageClass = neutralClass(h.Get(headerClass))
+	info.Meta = storage.MetadataFromHeader(h, metaPrefix)
+	info.Meta.StorageClass = neutralClass(h.Get(headerClass))
 	info.Restored = restoredFrom(h.Get(headerRestore))
 	return info, nil
 }

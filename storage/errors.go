@@ -20,8 +20,8 @@ const (
 	KindNotFound
 	// KindNoSuchBucket: the bucket does not exist. Fatal for a whole job.
 	KindNoSuchBucket
-	// KindAccessDenied: bad credentials, a wrong signature or a missing
-	// permission. Fatal for a whole job.
+	// KindAccessDenied: bad credentials or a wrong signature (or a 403 that
+	// says no more). Fatal for a whole job.
 	KindAccessDenied
 	// KindThrottled: the service asked us to slow down. Retryable.
 	KindThrottled
@@ -39,6 +39,10 @@ const (
 	// KindCorrupt: checksums or sizes disagree. Retryable, since the cause
 	// is usually a damaged transfer, but never reported as success.
 	KindCorrupt
+	// KindForbidden: the credentials are valid but this request is not
+	// allowed (an object's ACL, a policy). Permanent, not fatal: other
+	// objects may well be readable.
+	KindForbidden
 )
 
 var kindNames = [...]string{
@@ -52,6 +56,7 @@ var kindNames = [...]string{
 	KindArchived:     "archived",
 	KindChanged:      "source changed",
 	KindCorrupt:      "corrupt",
+	KindForbidden:    "forbidden",
 }
 
 func (k Kind) String() string {
@@ -168,9 +173,11 @@ func KindForHTTP(status int, code string) Kind {
 		return KindNoSuchBucket
 	case "NoSuchKey", "NoSuchUpload":
 		return KindNotFound
-	case "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecretId",
-		"AccessForbidden", "RequestTimeTooSkewed", "InvalidAccessKeyIdError":
+	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecretId", "InvalidAccessKeyIdError",
+		"RequestTimeTooSkewed", "InvalidSecurityToken", "ExpiredToken":
 		return KindAccessDenied
+	case "AccessDenied", "AccessForbidden":
+		return KindForbidden
 	case "SlowDown", "RequestLimitExceeded", "Throttling", "TooManyRequests":
 		return KindThrottled
 	case "InvalidObjectState":

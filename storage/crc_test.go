@@ -28,3 +28,21 @@ func TestCombineCRC64(t *testing.T) {
 		}
 	}
 }
+
+func TestJustBeforeAndAfter(t *testing.T) {
+	keys := []string{"", "a", "a/", "a/b", "a0", "aa", "ab", "b", "é", "éa", "z\x00", "z\x00\x01"}
+	for _, k := range keys {
+		b := JustBefore(k)
+		for _, other := range keys {
+			if other < k && other > b {
+				t.Errorf("JustBefore(%q) = %q excludes %q, which sorts below %q", k, b, other, k)
+			}
+			if other >= k && other <= b && k != "" {
+				t.Errorf("JustBefore(%q) = %q covers %q", k, b, other)
+			}
+		}
+		if a := JustAfter(k); !(a > k) {
+			t.Errorf("JustAfter(%q) = %q", k, a)
+		}
+	}
+}

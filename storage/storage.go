@@ -172,3 +172,23 @@ type Upload struct {
 	UploadID  string
 	Initiated time.Time
 }
+
+// JustBefore returns a bound b such that ListOptions{After: b} lists every
+// key >= key: the greatest string below key in the order of valid UTF-8
+// keys. Object keys are UTF-8, which never contains the byte 0xFF, so
+// decrementing the last byte and appending 0xFF sorts after every key below
+// key and before key itself.
+func JustBefore(key string) string {
+	if key == "" {
+		return ""
+	}
+	last := key[len(key)-1]
+	if last == 0 {
+		return key[:len(key)-1]
+	}
+	return key[:len(key)-1] + string([]byte{last - 1, 0xFF})
+}
+
+// JustAfter returns the smallest string greater than key, so
+// ListOptions{Before: JustAfter(k)} includes k itself.
+func JustAfter(key string) string { return key + "\x00" }

@@ -1,0 +1,397 @@
+// Package migration holds the types shared by the starter, the workflows and
+// the activities: the job spec a person can type as JSON, shard plans,
+// activity inputs and results, progress and outcome. Types only: no I/O.
+package migration
+
+import (
+	"time"
+)
+
+// TaskQueue is the one task queue every worker polls.
+const TaskQueue = "bucketferry"
+
+// Registered names, so that a job can be started from the Temporal CLI:
+//
+//	temporal workflow start --task-queue bucketferry --type MigrationJob --workflow-id my-job --input '{...}'
+const (
+	JobWorkflow   = "MigrationJob"
+	ShardWorkflow = "MigrationShard"
+)
+
+// Query, signal and update names.
+const (
+	QueryProgress = "progress" // JobWorkflow: returns Progress
+	// SignalShard is sent by a shard workflow to its job with a ShardReport.
+	SignalShard = "shard-report"
+)
+
+// Location is a store named in the workers' configuration (which holds its
+// endpoint, bucket and credentials) and a key prefix inside it.
+type Location struct {
+	Store  string `json:"store"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// ConflictPolicy says what to do with an object that already exists at the
+// destination.
+type ConflictPolicy string
+
+// Conflict policies.
+const (
+	// Overwrite copies every object, replacing what is there (the default,
+	// as in the Tencent migration service).
+	Overwrite ConflictPolicy = "overwrite"
+	// Skip keeps any destination object of the same key.
+	Skip ConflictPolicy = "skip"
+	// SkipIdentical skips only when size and CRC64 already match.
+	SkipIdentical ConflictPolicy = "skip-identical"
+)
+
+// Filters narrow the objects of a job beyond the source prefix.
+type Filters struct {
+	// Include, when not empty, keeps only keys matching one of the patterns;
+	// Exclude drops keys matching any. Patterns are globs: `*` and `?` stay
+	// within one path segment, `**` crosses segments; a pattern without `/`
+	// matches the last segment of the key ("*.log").
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Manifest, when set, names an object listing the source keys to copy,
+	// one full key per line; the source is then not listed at all.
+	Manifest *ManifestRef `json:"manifest,omitempty"`
+}
+
+// ManifestRef is an object holding a list of keys.
+type ManifestRef struct {
+	Store string `json:"store"`
+	Key   string `json:"key"`
+}
+
+// Concurrency bounds the parallelism of a job.
+type Concurrency struct {
+	// Shards is how many shard workflows run at once (default 16).
+	Shards int `json:"shards,omitempty"`
+	// Objects is how many objects one batch activity copies at once
+	// (default 32).
+	Objects int `json:"objects,omitempty"`
+	// LargeObjects is how many large-object activities one shard runs at
+	// once (default 4).
+	LargeObjects int `json:"largeObjects,omitempty"`
+}
+
+// JobSpec is a migration job: what to copy, where, and how. It holds no
+// credentials: workers resolve store names from their own configuration.
+type JobSpec struct {
+	Source      Location       `json:"source"`
+	Destination Location       `json:"destination"`
+	Filters     Filters        `json:"filters,omitempty"`
+	Conflict    ConflictPolicy `json:"conflict,omitempty"`
+	// StorageClass, when set, is forced on every destination object
+	// (STANDARD, STANDARD_IA, ARCHIVE, ... or a neutral name); otherwise the
+	// source class is mapped, with ClassMap overriding the default mapping.
+	StorageClass string            `json:"storageClass,omitempty"`
+	ClassMap     map[string]string `json:"classMap,omitempty"`
+	Concurrency  Concurrency       `json:"concurrency,omitempty"`
+	// Shards is the number of key-range shards to aim for (default 64).
+	Shards int `json:"shards,omitempty"`
+	// PageSize is the number of keys listed and copied per batch activity
+	// (default 1,000).
+	PageSize int `json:"pageSize,omitempty"`
+	// LargeObjectBytes: objects of at least this size are copied by an
+	// activity of their own that heartbeats its multipart progress
+	// (default 64 MiB).
+	LargeObjectBytes int64 `json:"largeObjectBytes,omitempty"`
+	// MaxAttempts bounds the tries of one object before it is recorded as
+	// failed (default 5).
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+	// FailureLog is where every failed key is written, as JSON Lines objects
+	// under its prefix; default: the destination store, prefix
+	// "bucketferry-reports/<job id>/".
+	FailureLog *Location `json:"failureLog,omitempty"`
+	// SearchAttributes turns on the custom search attributes (the starter
+	// registers them and sets this); off, nothing depends on them.
+	SearchAttributes bool `json:"searchAttributes,omitempty"`
+}
+
+// Defaults for JobSpec fields left zero.
+const (
+	DefaultShards           = 64
+	DefaultShardConcurrency = 16
+	DefaultObjectWorkers    = 32
+	DefaultLargeWorkers     = 4
+	DefaultPageSize         = 1000
+	DefaultLargeObjectBytes = 64 << 20
+	DefaultMaxAttempts      = 5
+	MaxPageSize             = 1000
+	MaxShards               = 10000
+)
+
+// WithDefaults returns the spec with every zero field set to its default.
+// jobID names the default failure log.
+func (s JobSpec) WithDefaults(jobID string) JobSpec {
+	if s.Conflict == "" {
+		s.Conflict = Overwrite
+	}
+	if s.Shards <= 0 {
+		s.Shards = DefaultShards
+	}
+	if s.PageSize <= 0 {
+		s.PageSize = DefaultPageSize
+	}
+	if s.LargeObjectBytes <= 0 {
+		s.LargeObjectBytes = DefaultLargeObjectBytes
+	}
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if s.Concurrency.Shards <= 0 {
+		s.Concurrency.Shards = DefaultShardConcurrency
+	}
+	if s.Concurrency.Objects <= 0 {
+		s.Concurrency.Objects = DefaultObjectWorkers
+	}
+	if s.Concurrency.LargeObjects <= 0 {
+		s.Concurrency.LargeObjects = DefaultLargeWorkers
+	}
+	if s.FailureLog == nil {
+		s.FailureLog = &Location{Store: s.Destination.Store, Prefix: "bucketferry-reports/" + jobID + "/"}
+	}
+	return s
+}
+
+// Shard is one contiguous piece of a job's key space: the keys k with
+// After < k < Before (an empty Before is unbounded) under the source
+// prefix, or, for manifest jobs, the manifest lines in bytes
+// [ManifestStart, ManifestEnd).
+type Shard struct {
+	Index         int    `json:"index"`
+	After         string `json:"after,omitempty"`
+	Before        string `json:"before,omitempty"`
+	ManifestStart int64  `json:"manifestStart,omitempty"`
+	ManifestEnd   int64  `json:"manifestEnd,omitempty"`
+}
+
+// Counts are the running totals of a shard or job.
+type Counts struct {
+	Copied       int64 `json:"copied"`
+	Skipped      int64 `json:"skipped"`
+	Failed       int64 `json:"failed"`
+	BytesCopied  int64 `json:"bytesCopied"`
+	BytesSkipped int64 `json:"bytesSkipped"`
+	BytesFailed  int64 `json:"bytesFailed"`
+	// BytesSent counts every byte uploaded, retries included, so
+	// BytesSent - BytesCopied is what failures and retries cost.
+	BytesSent int64 `json:"bytesSent"`
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Copied += o.Copied
+	c.Skipped += o.Skipped
+	c.Failed += o.Failed
+	c.BytesCopied += o.BytesCopied
+	c.BytesSkipped += o.BytesSkipped
+	c.BytesFailed += o.BytesFailed
+	c.BytesSent += o.BytesSent
+}
+
+// Objects is the number of objects done, whatever the outcome.
+func (c Counts) Objects() int64 { return c.Copied + c.Skipped + c.Failed }
+
+// Failure is one object that could not be copied.
+type Failure struct {
+	Key      string `json:"key"`
+	Size     int64  `json:"size"`
+	Reason   string `json:"reason"`
+	Kind     string `json:"kind"` // storage error kind, e.g. "not found"
+	Attempts int    `json:"attempts"`
+	Shard    int    `json:"shard"`
+}
+
+// FailureSampleSize bounds the failures carried in results and progress;
+// every failure is in the failure log.
+const FailureSampleSize = 20
+
+// Status is a job's state, as the Tencent console shows it.
+type Status string
+
+// Job states.
+const (
+	StatusPlanning Status = "planning"
+	StatusRunning  Status = "running"
+	// StatusSucceeded: every object is at the destination, verified (green).
+	StatusSucceeded Status = "succeeded"
+	// StatusCompletedWithFailures: the job ran to the end but some objects
+	// failed (yellow); the failure log lists each with its reason.
+	StatusCompletedWithFailures Status = "completed with failures"
+	// StatusFailed: the job stopped (bad credentials, missing bucket).
+	StatusFailed Status = "failed"
+)
+
+// JobResult is what a finished job workflow returns.
+type JobResult struct {
+	Status        Status    `json:"status"`
+	Counts        Counts    `json:"counts"`
+	Shards        int       `json:"shards"`
+	FailureSample []Failure `json:"failureSample,omitempty"`
+	FailureLog    Location  `json:"failureLog"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+}
+
+// ShardCounts says where a job's shards are.
+type ShardCounts struct {
+	Total   int `json:"total"`
+	Done    int `json:"done"`
+	Running int `json:"running"`
+	Pending int `json:"pending"`
+}
+
+// Progress is the answer to QueryProgress.
+type Progress struct {
+	Status Status      `json:"status"`
+	Shards ShardCounts `json:"shards"`
+	Counts Counts      `json:"counts"`
+	// BytesPerSecond and ObjectsPerSecond are the rates over the last
+	// minute or so of reports.
+	BytesPerSecond   float64   `json:"bytesPerSecond"`
+	ObjectsPerSecond float64   `json:"objectsPerSecond"`
+	Started          time.Time `json:"started"`
+	Elapsed          string    `json:"elapsed"`
+	FailureSample    []Failure `json:"failureSample,omitempty"`
+	FailureLog       Location  `json:"failureLog"`
+	// Error is set when the job failed.
+	Error string `json:"error,omitempty"`
+}
+
+// JobInput is the job workflow's input. A person starting a job gives only
+// Spec; the other fields carry state across continue-as-new.
+type JobInput struct {
+	Spec  JobSpec   `json:"spec"`
+	State *JobState `json:"state,omitempty"`
+}
+
+// JobState is what a job run hands to its next run.
+type JobState struct {
+	Plan      []Shard      `json:"plan"`
+	NextShard int          `json:"nextShard"`
+	Running   []int        `json:"running"` // shard indexes
+	Done      int          `json:"done"`
+	Counts    Counts       `json:"counts"`
+	Failures  []Failure    `json:"failures,omitempty"` // sample
+	Started   time.Time    `json:"started"`
+	Samples   []RateSample `json:"samples,omitempty"`
+	Runs      int          `json:"runs"`
+}
+
+// RateSample is a point of the progress curve for rate estimates.
+type RateSample struct {
+	At      time.Time `json:"at"`
+	Objects int64     `json:"objects"`
+	Bytes   int64     `json:"bytes"`
+}
+
+// ShardInput is the shard workflow's input; Cursor, Counts and Runs carry
+// state across continue-as-new.
+type ShardInput struct {
+	JobID string  `json:"jobId"` // also the job workflow's id, for signals
+	Spec  JobSpec `json:"spec"`  // with defaults applied
+	Shard Shard   `json:"shard"`
+	// Cursor is the last key done (or, for manifests, the next byte offset).
+	Cursor         string `json:"cursor,omitempty"`
+	ManifestCursor int64  `json:"manifestCursor,omitempty"`
+	Page           int    `json:"page"` // pages done so far, names failure-log chunks
+	Counts         Counts `json:"counts"`
+	Runs           int    `json:"runs"`
+}
+
+// ShardResult is what a shard workflow returns (and reports to its job).
+type ShardResult struct {
+	Shard    int       `json:"shard"`
+	Counts   Counts    `json:"counts"`
+	Failures []Failure `json:"failures,omitempty"` // sample
+	// Fatal is set when the shard stopped on an error that stops the job.
+	Fatal string `json:"fatal,omitempty"`
+}
+
+// ShardReport is the signal a shard sends its job: progress deltas while it
+// runs, and its result when it ends.
+type ShardReport struct {
+	Shard    int          `json:"shard"`
+	Delta    Counts       `json:"delta"`
+	Failures []Failure    `json:"failures,omitempty"` // sample of new failures
+	Done     *ShardResult `json:"done,omitempty"`
+}
+
+// PlanInput is the input of the planning activity.
+type PlanInput struct {
+	JobID string  `json:"jobId"`
+	Spec  JobSpec `json:"spec"`
+}
+
+// PlanResult is the shard plan. The planner also checks that both stores
+// are reachable with the workers' credentials, so a bad key fails the job
+// before anything is fanned out.
+type PlanResult struct {
+	Shards []Shard `json:"shards"`
+}
+
+// CopyPageInput asks a batch activity to list one page of a shard (at most
+// Spec.PageSize keys after After, or manifest bytes from ManifestOffset) and
+// copy the objects of it that are smaller than Spec.LargeObjectBytes.
+type CopyPageInput struct {
+	JobID          string  `json:"jobId"`
+	Spec           JobSpec `json:"spec"`
+	Shard          Shard   `json:"shard"`
+	After          string  `json:"after,omitempty"`
+	ManifestOffset int64   `json:"manifestOffset,omitempty"`
+	Page           int     `json:"page"`
+}
+
+// LargeObject is an object left for its own activity.
+type LargeObject struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+}
+
+// CopyPageResult reports a page: where the next page starts, counts, and
+// the large objects found.
+type CopyPageResult struct {
+	LastKey      string        `json:"lastKey,omitempty"`
+	NextManifest int64         `json:"nextManifest,omitempty"`
+	Done         bool          `json:"done"` // the shard has no more keys
+	Counts       Counts        `json:"counts"`
+	Large        []LargeObject `json:"large,omitempty"`
+	Failures     []Failure     `json:"failures,omitempty"` // sample
+}
+
+// CopyLargeInput asks for one large object to be copied.
+type CopyLargeInput struct {
+	JobID  string      `json:"jobId"`
+	Spec   JobSpec     `json:"spec"`
+	Shard  int         `json:"shard"`
+	Object LargeObject `json:"object"`
+}
+
+// CopyLargeResult reports one large object.
+type CopyLargeResult struct {
+	Counts  Counts   `json:"counts"`
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Search attributes, registered by the starter (Keyword unless noted).
+const (
+	SAStatus        = "BucketferryStatus"
+	SASource        = "BucketferrySource"
+	SADestination   = "BucketferryDestination"
+	SAObjectsCopied = "BucketferryObjectsCopied" // Int
+	SABytesCopied   = "BucketferryBytesCopied"   // Int
+	SAObjectsFailed = "BucketferryObjectsFailed" // Int
+)
+
+// Error types of non-retryable application errors.
+const (
+	// ErrFatal: bad credentials, missing bucket: the job stops.
+	ErrFatal = "BucketferryFatal"
+	// ErrInvalidSpec: the job spec cannot run.
+	ErrInvalidSpec = "BucketferryInvalidSpec"
+)

@@ -116,7 +116,7 @@ func migrate(ctx context.Context, c *transfer.Copier, src, dst storage.Store, wo
 	}()
 	opts := storage.ListOptions{}
 	for {
-		page, err := src.List(ctx, opts)
+		page, err := listWithRetry(ctx, src, opts)
 		if err != nil {
 			return rep, fmt.Errorf("list source: %w", err)
 		}
@@ -150,6 +150,21 @@ func migrate(ctx context.Context, c *transfer.Copier, src, dst storage.Store, wo
 	}
 	rep.copied, rep.bytes, rep.elapsed = int(copied.Load()), bytes.Load(), time.Since(start)
 	return rep, nil
+}
+
+// listWithRetry lists one page, retrying retryable failures with backoff.
+func listWithRetry(ctx context.Context, s storage.Store, opts storage.ListOptions) (storage.Page, error) {
+	for attempt := 1; ; attempt++ {
+		page, err := s.List(ctx, opts)
+		if err == nil || !storage.IsRetryable(err) || attempt == 5 {
+			return page, err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return page, ctx.Err()
+		}
+	}
 }
 
 // compareBuckets checks every source object against the destination in the

@@ -18,7 +18,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "starter:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -31,6 +31,11 @@ func commands() []command {
 	return []command{
 		{"demo", "copy a generated bucket from the OSS emulator to the COS emulator and verify it", runDemo},
 		{"emulator", "run the OSS and COS emulators stand-alone", runEmulator},
+		{"start", "start a migration job (or attach to the running one of that id) and watch it", runStart},
+		{"status", "show a job's progress, or its result; -watch follows it to the end", runStatus},
+		{"wait", "wait for a job to end; exit 0 succeeded, 3 completed with failures, 1 failed", runWait},
+		{"cancel", "ask a running job to stop", runCancel},
+		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
 	}
 }
 

@@ -1,0 +1,283 @@
+// Package activities holds the Temporal activities of a migration job: Plan
+// splits the source key space into shards (probing both stores so that bad
+// credentials fail the job at once), CopyPage lists and copies one page of a
+// shard, CopyLarge copies one large object as a resumable multipart upload.
+// Every activity is idempotent on retry: progress travels in heartbeats.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+	"github.com/bucketferry/bucketferry/transfer"
+)
+
+// StoreResolver turns a store name of a job spec into a store, from the
+// worker's own configuration (which holds the credentials).
+type StoreResolver interface {
+	Store(name string) (storage.Store, error)
+}
+
+// Activities carries what the activities share on one worker. Build it once
+// and register it with Register; its methods are the activities.
+type Activities struct {
+	Stores StoreResolver
+	Copier *transfer.Copier
+	// Logger receives structured logs with job, shard and key attributes;
+	// nil discards them.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	copiers map[string]*transfer.Copier // by storage-class options, for jobs that set them
+}
+
+// Register registers the activities under their method names (Plan,
+// CopyPage, CopyLarge), which is what workflows calling them through a typed
+// nil *Activities expect. It accepts a worker.Worker, any worker.Registry or
+// a test environment.
+func Register(r worker.ActivityRegistry, a *Activities) {
+	r.RegisterActivity(a)
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// copier returns the copier for a job: the shared one, or, when the job
+// forces or maps storage classes, one with the same options and those
+// classes (created once per class settings).
+func (a *Activities) copier(spec migration.JobSpec) (*transfer.Copier, error) {
+	if a.Copier == nil {
+		return nil, errors.New("activities: no copier configured")
+	}
+	if spec.StorageClass == "" && len(spec.ClassMap) == 0 {
+		return a.Copier, nil
+	}
+	var b strings.Builder
+	b.WriteString(spec.StorageClass)
+	keys := make([]string, 0, len(spec.ClassMap))
+	for k := range spec.ClassMap {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\x00%s=%s", k, spec.ClassMap[k])
+	}
+	id := b.String()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.copiers[id]; ok {
+		return c, nil
+	}
+	opts := a.Copier.Options()
+	opts.StorageClass = spec.StorageClass
+	opts.ClassMap = spec.ClassMap
+	c, err := transfer.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if a.copiers == nil {
+		a.copiers = map[string]*transfer.Copier{}
+	}
+	a.copiers[id] = c
+	return c, nil
+}
+
+// prepare applies defaults and validates a spec; an invalid spec is a
+// non-retryable error.
+func prepare(spec migration.JobSpec, jobID string) (migration.JobSpec, error) {
+	if err := spec.Validate(); err != nil {
+		return spec, temporal.NewNonRetryableApplicationError("invalid job spec: "+err.Error(), migration.ErrInvalidSpec, err)
+	}
+	return spec.WithDefaults(jobID), nil
+}
+
+// role names a store of a job for messages: its part in the job and its
+// name in the workers' configuration.
+type role struct {
+	what string // "source", "destination", "failure log", "manifest"
+	name string // store name in the configuration
+}
+
+func (r role) String() string { return fmt.Sprintf("%s store %q", r.what, r.name) }
+
+// resolve looks a store up; a store the worker does not know is fatal: no
+// retry on this worker can find it.
+func (a *Activities) resolve(r role) (storage.Store, error) {
+	if a.Stores == nil {
+		return nil, fatal(fmt.Sprintf("%s: this worker has no stores configured", r), nil)
+	}
+	st, err := a.Stores.Store(r.name)
+	if err != nil {
+		return nil, fatal(fmt.Sprintf("%s is not usable on this worker: %v; define it under \"stores\" in the worker configuration", r, err), err)
+	}
+	return st, nil
+}
+
+func fatal(msg string, cause error) error {
+	return temporal.NewNonRetryableApplicationError(msg, migration.ErrFatal, cause)
+}
+
+// remedy says what a person can do about a store-level error.
+func remedy(r role, err error) string {
+	switch storage.KindOf(err) {
+	case storage.KindAccessDenied:
+		return fmt.Sprintf("check the credentials configured for store %q on the workers and that they may use the bucket", r.name)
+	case storage.KindNoSuchBucket:
+		return fmt.Sprintf("check the bucket name, region and endpoint configured for store %q; the bucket must exist", r.name)
+	case storage.KindForbidden:
+		return fmt.Sprintf("grant the credentials of store %q the permission this job needs (list, read or write)", r.name)
+	}
+	return fmt.Sprintf("check the configuration of store %q", r.name)
+}
+
+// storeFatal builds the job-stopping error for a store that cannot be used.
+func storeFatal(r role, st storage.Store, err error) error {
+	return fatal(fmt.Sprintf("%s (%s) cannot be used: %v; %s", r, st.Name(), err, remedy(r, err)), err)
+}
+
+// probeStore lists at most one key of a store under prefix: the cheapest
+// request that proves credentials and bucket.
+func probeStore(ctx context.Context, st storage.Store, prefix string) error {
+	_, err := st.List(ctx, storage.ListOptions{Prefix: prefix, MaxKeys: 1})
+	return err
+}
+
+// fatalProbe confirms, once per activity and store, whether an object error
+// of a fatal kind (bad credentials, missing bucket) is true of the whole
+// store: an object-level denial must not stop a job.
+type fatalProbe struct {
+	mu   sync.Mutex
+	done map[storage.Store]error // nil: store fine
+}
+
+// check returns a fatal application error when a bucket-level request to
+// st fails fatally too, else nil. A probe that fails for another reason
+// (the service is briefly unavailable) proves nothing: nil.
+func (p *fatalProbe) check(ctx context.Context, r role, st storage.Store, prefix string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[storage.Store]error{}
+	}
+	if res, ok := p.done[st]; ok {
+		return res
+	}
+	var res error
+	if err := probeStore(ctx, st, prefix); err != nil && storage.IsFatal(err) {
+		res = storeFatal(r, st, err)
+	}
+	if ctx.Err() == nil {
+		p.done[st] = res
+	}
+	return res
+}
+
+// heartbeatEvery is how often the ticker heartbeats: well within the
+// activity's heartbeat timeout, so that a slow copy never times out while
+// it makes progress and a cancellation is noticed soon.
+func heartbeatEvery(ctx context.Context) time.Duration {
+	d := 10 * time.Second
+	if activity.IsActivity(ctx) {
+		if t := activity.GetInfo(ctx).HeartbeatTimeout; t > 0 {
+			d = t / 4
+		}
+	}
+	return min(max(d, 100*time.Millisecond), 30*time.Second)
+}
+
+// ticker heartbeats details() every interval until the returned stop is
+// called. The SDK throttles what reaches the server; the last details are
+// flushed when the activity fails.
+func ticker(ctx context.Context, details func() any) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(heartbeatEvery(ctx))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, details())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// heartbeat records details once (no-op outside an activity, so helpers
+// stay testable on their own).
+func heartbeat(ctx context.Context, details any) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details)
+	}
+}
+
+// attempt is the activity's attempt number (1 outside an activity).
+func attempt(ctx context.Context) int {
+	if activity.IsActivity(ctx) {
+		return int(activity.GetInfo(ctx).Attempt)
+	}
+	return 1
+}
+
+// dstKey maps a source key to its destination key.
+func dstKey(spec migration.JobSpec, key string) string {
+	return spec.Destination.Prefix + strings.TrimPrefix(key, spec.Source.Prefix)
+}
+
+// failureOf describes a failed object for the failure log.
+func failureOf(shard int, key string, size int64, attempts int, err error) migration.Failure {
+	reason := err.Error()
+	const maxReason = 1024
+	if len(reason) > maxReason {
+		reason = reason[:maxReason] + "..."
+	}
+	return migration.Failure{Key: key, Size: size, Reason: reason, Kind: storage.KindOf(err).String(), Attempts: attempts, Shard: shard}
+}
+
+func sample(fs []migration.Failure) []migration.Failure {
+	if len(fs) > migration.FailureSampleSize {
+		fs = fs[:migration.FailureSampleSize]
+	}
+	return append([]migration.Failure(nil), fs...)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,139 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"sync"
+
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+	"github.com/bucketferry/bucketferry/transfer"
+)
+
+// LargeHeartbeat is what CopyLarge heartbeats: the multipart checkpoint a
+// retry on any worker resumes from, and progress for people watching.
+type LargeHeartbeat struct {
+	Checkpoint transfer.Checkpoint `json:"checkpoint"`
+	PartsDone  int                 `json:"partsDone"`
+	PartsTotal int                 `json:"partsTotal"`
+	BytesDone  int64               `json:"bytesDone"`
+	// BytesSent counts the uploads of every attempt so far.
+	BytesSent int64 `json:"bytesSent"`
+}
+
+// CopyLarge copies one large object as a multipart upload, heartbeating its
+// checkpoint so that a retry uploads only the parts still missing.
+func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
+	spec, err := prepare(in.Spec, in.JobID)
+	if err != nil {
+		return migration.CopyLargeResult{}, err
+	}
+	obj := in.Object
+	log := a.logger().With("job", in.JobID, "shard", in.Shard, "key", obj.Key)
+	srcRole, dstRole := role{"source", spec.Source.Store}, role{"destination", spec.Destination.Store}
+	src, err := a.resolve(srcRole)
+	if err != nil {
+		return migration.CopyLargeResult{}, err
+	}
+	dst, err := a.resolve(dstRole)
+	if err != nil {
+		return migration.CopyLargeResult{}, err
+	}
+	copier, err := a.copier(spec)
+	if err != nil {
+		return migration.CopyLargeResult{}, err
+	}
+	var prior LargeHeartbeat
+	if err := loadHeartbeat(ctx, &prior); err != nil {
+		log.Warn("ignoring unreadable heartbeat details", "error", err)
+		prior = LargeHeartbeat{}
+	}
+
+	var mu sync.Mutex
+	hb := prior
+	started, base := false, int64(0)
+	details := func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return hb
+	}
+	progress := func(p transfer.Progress) {
+		mu.Lock()
+		if !started {
+			// Parts found uploaded were sent by an earlier attempt.
+			started, base = true, p.BytesDone
+		}
+		hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
+			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base}
+		mu.Unlock()
+		heartbeat(ctx, details())
+	}
+
+	dk := dstKey(spec, obj.Key)
+	var probe fatalProbe
+	var res transfer.Result
+	skip, err := largeSkip(ctx, spec, src, obj, dst, dk)
+	if err == nil && !skip {
+		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress}
+		if prior.Checkpoint.UploadID != "" {
+			cp := prior.Checkpoint
+			req.Resume = &cp
+			log.Info("resuming multipart copy", "uploadId", cp.UploadID, "partsDone", prior.PartsDone)
+		}
+		stop := ticker(ctx, details)
+		res, err = copier.Copy(ctx, req)
+		stop()
+	}
+	sent := prior.BytesSent + res.BytesWritten
+	switch {
+	case err == nil && skip:
+		return migration.CopyLargeResult{Counts: migration.Counts{Skipped: 1, BytesSkipped: obj.Size, BytesSent: prior.BytesSent}}, nil
+	case err == nil:
+		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
+		return migration.CopyLargeResult{Counts: migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent}}, nil
+	case ctx.Err() != nil:
+		heartbeat(ctx, details())
+		return migration.CopyLargeResult{}, ctx.Err()
+	}
+	if storage.IsFatal(err) {
+		if ferr := confirmFatal(ctx, &probe, spec, src, dst, err); ferr != nil {
+			log.Error("store unusable", "error", err)
+			return migration.CopyLargeResult{}, ferr
+		}
+	}
+	n := attempt(ctx)
+	if storage.IsRetryable(err) && n < spec.MaxAttempts {
+		heartbeat(ctx, details())
+		return migration.CopyLargeResult{}, fmt.Errorf("copy %q: %w", obj.Key, err)
+	}
+	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
+	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
+	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", in.Shard, sha1.Sum([]byte(obj.Key)))
+	if err := a.writeFailures(ctx, spec, name, []migration.Failure{f}); err != nil {
+		return migration.CopyLargeResult{}, err
+	}
+	return migration.CopyLargeResult{
+		Counts:  migration.Counts{Failed: 1, BytesFailed: obj.Size, BytesSent: sent},
+		Failure: &f,
+	}, nil
+}
+
+// largeSkip applies the conflict policy with one HEAD of the destination
+// (and of the source, for checksums).
+func largeSkip(ctx context.Context, spec migration.JobSpec, src storage.Store, obj migration.LargeObject, dst storage.Store, dk string) (bool, error) {
+	if spec.Conflict != migration.Skip && spec.Conflict != migration.SkipIdentical {
+		return false, nil
+	}
+	d, err := dst.Head(ctx, dk)
+	if storage.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if spec.Conflict == migration.Skip {
+		return true, nil
+	}
+	return identical(ctx, src, storage.ObjectInfo{Key: obj.Key, Size: obj.Size}, dst, d, dk)
+}

@@ -1,0 +1,268 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bucketferry/bucketferry/storage"
+	"github.com/bucketferry/bucketferry/storage/cos"
+	"github.com/bucketferry/bucketferry/storage/local"
+	"github.com/bucketferry/bucketferry/storage/oss"
+)
+
+// Store types.
+const (
+	TypeOSS   = "oss"
+	TypeCOS   = "cos"
+	TypeLocal = "local"
+)
+
+// StoreConfig is one named store. Type selects the backend, and only the
+// keys of that backend may be set (the types tag lists them).
+type StoreConfig struct {
+	// Type is oss, cos or local.
+	Type string `mapstructure:"type" types:"oss,cos,local"`
+
+	// Endpoint: for OSS the region endpoint, e.g.
+	// https://oss-cn-hangzhou.aliyuncs.com (https when the scheme is
+	// missing); for COS an optional base URL replacing
+	// https://<bucket>.cos.<region>.myqcloud.com.
+	Endpoint string `mapstructure:"endpoint" types:"oss,cos"`
+	// InternalEndpoint is the OSS VPC endpoint, used when UseInternal is set.
+	InternalEndpoint string `mapstructure:"internalEndpoint" types:"oss"`
+	UseInternal      bool   `mapstructure:"useInternal" types:"oss"`
+	// Bucket: for COS the full name with the APPID, name-1250000000.
+	Bucket string `mapstructure:"bucket" types:"oss,cos"`
+	// Region: OSS region ID (cn-hangzhou), required with AuthVersion 4;
+	// COS region (ap-guangzhou), required.
+	Region string `mapstructure:"region" types:"oss,cos"`
+
+	// OSS credentials and signing.
+	AccessKeyID     string `mapstructure:"accessKeyId" types:"oss"`
+	AccessKeySecret Secret `mapstructure:"accessKeySecret" types:"oss"`
+	SecurityToken   Secret `mapstructure:"securityToken" types:"oss"`
+	AuthVersion     int    `mapstructure:"authVersion" types:"oss"`
+	PathStyle       bool   `mapstructure:"pathStyle" types:"oss"`
+
+	// COS credentials.
+	SecretID     string `mapstructure:"secretId" types:"cos"`
+	SecretKey    Secret `mapstructure:"secretKey" types:"cos"`
+	SessionToken Secret `mapstructure:"sessionToken" types:"cos"`
+
+	// Path is a local store's root directory.
+	Path string `mapstructure:"path" types:"local"`
+
+	// HTTP client tuning of OSS and COS stores; zero means the backend's
+	// default (10s, 60s, 128 for OSS or 256 for COS).
+	ConnectTimeout      time.Duration `mapstructure:"connectTimeout" types:"oss,cos"`
+	ReadWriteTimeout    time.Duration `mapstructure:"readWriteTimeout" types:"oss,cos"`
+	MaxIdleConnsPerHost int           `mapstructure:"maxIdleConnsPerHost" types:"oss,cos"`
+}
+
+// Open makes the store. It does not contact the service.
+func (s StoreConfig) Open() (storage.Store, error) {
+	switch s.Type {
+	case TypeOSS:
+		return oss.New(oss.Config{
+			Endpoint:            s.Endpoint,
+			InternalEndpoint:    s.InternalEndpoint,
+			UseInternal:         s.UseInternal,
+			Bucket:              s.Bucket,
+			AccessKeyID:         s.AccessKeyID,
+			AccessKeySecret:     s.AccessKeySecret.Value(),
+			SecurityToken:       s.SecurityToken.Value(),
+			Region:              s.Region,
+			AuthVersion:         s.AuthVersion,
+			PathStyle:           s.PathStyle,
+			ConnectTimeout:      s.ConnectTimeout,
+			ReadWriteTimeout:    s.ReadWriteTimeout,
+			MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		})
+	case TypeCOS:
+		return cos.New(cos.Config{
+			Bucket:              s.Bucket,
+			Region:              s.Region,
+			Endpoint:            s.Endpoint,
+			SecretID:            s.SecretID,
+			SecretKey:           s.SecretKey.Value(),
+			SessionToken:        s.SessionToken.Value(),
+			ConnectTimeout:      s.ConnectTimeout,
+			ReadWriteTimeout:    s.ReadWriteTimeout,
+			MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		})
+	case TypeLocal:
+		return local.New(s.Path)
+	}
+	return nil, fmt.Errorf("unknown store type %q (use oss, cos or local)", s.Type)
+}
+
+var (
+	storeNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	ossBucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	cosBucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*-[0-9]+$`)
+	regionPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
+)
+
+// validate returns the problems of the store called name.
+func (s StoreConfig) validate(name string) []string {
+	p := "stores." + name + "."
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if !storeNamePattern.MatchString(name) {
+		add("stores: store name %q must be lower-case letters, digits, '-' and '_' (job specs name stores this way)", name)
+	}
+	switch s.Type {
+	case TypeOSS, TypeCOS, TypeLocal:
+	case "":
+		add("%stype is required: oss, cos or local", p)
+		return out
+	default:
+		add("%stype %q is not a store type: use oss, cos or local", p, s.Type)
+		return out
+	}
+	// Keys of another backend are mistakes (a COS secretId in an OSS
+	// store), not something to ignore.
+	for _, l := range leaves(reflect.ValueOf(s), "") {
+		types := strings.Split(l.field.Tag.Get("types"), ",")
+		if !l.value.IsZero() && !slices.Contains(types, s.Type) {
+			add("%s%s is not a key of %s stores (%s takes: %s)", p, l.path, s.Type, s.Type, strings.Join(keysOf(s.Type), ", "))
+		}
+	}
+	required := func(key string, v any) {
+		if reflect.ValueOf(v).IsZero() {
+			add("%s%s is required (in the file or in %s)", p, key, envName(p+key))
+		}
+	}
+	switch s.Type {
+	case TypeOSS:
+		if s.UseInternal {
+			required("internalEndpoint", s.InternalEndpoint)
+		} else {
+			required("endpoint", s.Endpoint)
+		}
+		for key, ep := range map[string]string{"endpoint": s.Endpoint, "internalEndpoint": s.InternalEndpoint} {
+			if ep != "" {
+				if msg := checkEndpoint(ep, false, s.Bucket); msg != "" {
+					add("%s%s %s", p, key, msg)
+				}
+			}
+		}
+		required("bucket", s.Bucket)
+		if s.Bucket != "" && !ossBucketPattern.MatchString(s.Bucket) {
+			add("%sbucket %q is not an OSS bucket name (3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit)", p, s.Bucket)
+		}
+		required("accessKeyId", s.AccessKeyID)
+		required("accessKeySecret", s.AccessKeySecret)
+		switch s.AuthVersion {
+		case 0, 1:
+		case 4:
+			if s.Region == "" {
+				add("%sregion is required with authVersion 4 (the region ID, e.g. cn-hangzhou)", p)
+			}
+		default:
+			add("%sauthVersion %d is not supported: use 1 or 4", p, s.AuthVersion)
+		}
+		if s.Region != "" {
+			if strings.HasPrefix(s.Region, "oss-") || !regionPattern.MatchString(s.Region) {
+				add("%sregion %q is not an OSS region ID such as cn-hangzhou (without \"oss-\")", p, s.Region)
+			}
+		}
+	case TypeCOS:
+		required("bucket", s.Bucket)
+		if s.Bucket != "" && !cosBucketPattern.MatchString(s.Bucket) {
+			add("%sbucket %q must be the full COS bucket name with its APPID, e.g. examplebucket-1250000000", p, s.Bucket)
+		}
+		required("region", s.Region)
+		if s.Region != "" && !regionPattern.MatchString(s.Region) {
+			add("%sregion %q is not a COS region such as ap-guangzhou", p, s.Region)
+		}
+		if s.Endpoint != "" {
+			if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
+				add("%sendpoint %s", p, msg)
+			}
+		}
+		required("secretId", s.SecretID)
+		required("secretKey", s.SecretKey)
+	case TypeLocal:
+		required("path", s.Path)
+	}
+	if s.ConnectTimeout < 0 {
+		add("%sconnectTimeout %v must not be negative", p, s.ConnectTimeout)
+	}
+	if s.ReadWriteTimeout < 0 {
+		add("%sreadWriteTimeout %v must not be negative", p, s.ReadWriteTimeout)
+	}
+	if s.MaxIdleConnsPerHost < 0 {
+		add("%smaxIdleConnsPerHost %d must not be negative", p, s.MaxIdleConnsPerHost)
+	}
+	for key, v := range map[string]Secret{"accessKeySecret": s.AccessKeySecret, "securityToken": s.SecurityToken,
+		"secretKey": s.SecretKey, "sessionToken": s.SessionToken} {
+		if strings.TrimSpace(string(v)) != string(v) {
+			add("%s%s must not start or end with white space", p, key)
+		}
+	}
+	if len(out) == 0 {
+		// The backend's own checks, in case they know more.
+		if _, err := s.Open(); err != nil {
+			add("stores.%s: %v", name, err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// keysOf lists the keys a store of type typ takes.
+func keysOf(typ string) []string {
+	var out []string
+	for _, l := range storeKeys() {
+		if slices.Contains(strings.Split(l.field.Tag.Get("types"), ","), typ) {
+			out = append(out, l.path)
+		}
+	}
+	return out
+}
+
+// checkEndpoint returns what is wrong with an endpoint URL, or "". Without
+// needScheme a bare host means https. An endpoint naming the bucket (a
+// virtual-host name) is refused: the SDK adds the bucket itself.
+func checkEndpoint(ep string, needScheme bool, bucket string) string {
+	raw := ep
+	if !strings.Contains(ep, "://") {
+		if needScheme {
+			return fmt.Sprintf("%q must be a base URL with a scheme, e.g. https://cos.ap-guangzhou.myqcloud.com", raw)
+		}
+		ep = "https://" + ep
+	}
+	u, err := url.Parse(ep)
+	if err != nil {
+		return "is not a URL"
+	}
+	if u.User != nil {
+		// Never echo it: it holds credentials.
+		return "must not contain user:password@"
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q must use http or https", raw)
+	case u.Hostname() == "":
+		return fmt.Sprintf("%q has no host", raw)
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		return fmt.Sprintf("%q must have no path or query", raw)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q has an invalid port", raw)
+		}
+	}
+	if bucket != "" && net.ParseIP(u.Hostname()) == nil && strings.HasPrefix(u.Hostname(), bucket+".") {
+		return fmt.Sprintf("%q must be the region endpoint without the bucket name, e.g. https://oss-cn-hangzhou.aliyuncs.com", raw)
+	}
+	return ""
+}

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+)
+
+// ErrNoAddress is returned by ClientOptions when temporal.address is empty.
+var ErrNoAddress = errors.New("temporal.address is empty: the embedded server comes with `starter`; set it to host:port")
+
+// maxPart is the largest part OSS and COS accept.
+const maxPart = 5 * GiB
+
+// Validate checks every value, returning all the problems found, one a
+// line, each naming its key. Load calls it; call it on a Config built by
+// hand.
+func (c *Config) Validate() error {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+
+	t := c.Temporal
+	if t.Address != "" {
+		if msg := checkHostPort(t.Address); msg != "" {
+			add("temporal.address %q %s", t.Address, msg)
+		}
+	}
+	if t.Namespace == "" {
+		add("temporal.namespace is required (%q unless your server says otherwise)", DefaultNamespace)
+	}
+	if strings.TrimSpace(string(t.APIKey)) != string(t.APIKey) {
+		add("temporal.apiKey must not start or end with white space")
+	}
+	if t.TLS.Enabled {
+		if _, err := t.TLS.config(); err != nil {
+			add("%v", err)
+		}
+	} else {
+		for key, set := range map[string]bool{"caFile": t.TLS.CAFile != "", "certFile": t.TLS.CertFile != "",
+			"keyFile": t.TLS.KeyFile != "", "serverName": t.TLS.ServerName != "", "insecureSkipVerify": t.TLS.InsecureSkipVerify} {
+			if set {
+				add("temporal.tls.%s is set but temporal.tls.enabled is false: enable TLS or remove it", key)
+			}
+		}
+	}
+
+	w := c.Worker
+	if w.MaxConcurrentActivities < 0 {
+		add("worker.maxConcurrentActivities %d must not be negative", w.MaxConcurrentActivities)
+	}
+	if w.MaxConcurrentWorkflowTasks < 0 || w.MaxConcurrentWorkflowTasks == 1 {
+		add("worker.maxConcurrentWorkflowTasks %d must be 0 (the SDK default) or at least 2 (the SDK cannot run with 1)", w.MaxConcurrentWorkflowTasks)
+	}
+	for key, r := range map[string]float64{"activitiesPerSecond": w.ActivitiesPerSecond,
+		"taskQueueActivitiesPerSecond": w.TaskQueueActivitiesPerSecond} {
+		if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			add("worker.%s %v must be a rate of at least 0 (0 means unlimited)", key, r)
+		}
+	}
+	if w.ShutdownTimeout < 0 {
+		add("worker.shutdownTimeout %v must not be negative", w.ShutdownTimeout)
+	}
+
+	x := c.Transfer
+	for key, v := range map[string]int64{"multipartThreshold": int64(x.MultipartThreshold), "partSize": int64(x.PartSize),
+		"memoryBudget": int64(x.MemoryBudget), "partsInFlight": int64(x.PartsInFlight), "partAttempts": int64(x.PartAttempts)} {
+		if v < 0 {
+			add("transfer.%s %d must not be negative", key, v)
+		}
+	}
+	if x.PartSize > maxPart {
+		add("transfer.partSize %v is over the 5GiB part limit of OSS and COS", x.PartSize)
+	}
+
+	if _, ok := parseLevel(c.Log.Level); !ok {
+		add("log.level %q is not a level: use debug, info, warn or error", c.Log.Level)
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "", "text", "json":
+	default:
+		add("log.format %q is not a format: use text or json", c.Log.Format)
+	}
+
+	for _, name := range sortedKeys(c.Stores) {
+		out = append(out, c.Stores[name].validate(name)...)
+	}
+	if len(out) == 0 {
+		if err := c.TransferOptions().Validate(); err != nil {
+			add("transfer: %v", err)
+		}
+	}
+	// Some checks walk maps: sort for deterministic messages.
+	slices.Sort(out)
+	return joinProblems(out)
+}
+
+// checkHostPort returns what is wrong with a host:port address, or "".
+func checkHostPort(addr string) string {
+	if strings.Contains(addr, "://") {
+		return "must be host:port without a scheme, e.g. temporal.example.com:7233"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port, e.g. temporal.example.com:7233"
+	}
+	if host == "" {
+		return "has no host: write host:port, e.g. localhost:7233"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "has an invalid port"
+	}
+	return ""
+}
+
+// config builds the TLS configuration from the files, naming the key of a
+// file that cannot be used.
+func (t TLS) config() (*tls.Config, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // the operator asked for it
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls.caFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("temporal.tls.caFile %q holds no PEM certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case t.CertFile != "" && t.KeyFile != "":
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls.certFile and keyFile: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case t.CertFile != "":
+		return nil, errors.New("temporal.tls.keyFile is required with temporal.tls.certFile")
+	case t.KeyFile != "":
+		return nil, errors.New("temporal.tls.certFile is required with temporal.tls.keyFile")
+	}
+	return cfg, nil
+}
+
+// ClientOptions returns the options to dial Temporal with: address,
+// namespace, TLS (read from the files now), API key credentials, and
+// logger (bridged to the SDK's logger; nil keeps the SDK's default). An
+// empty temporal.address is ErrNoAddress.
+func (c *Config) ClientOptions(logger *slog.Logger) (client.Options, error) {
+	t := c.Temporal
+	if t.Address == "" {
+		return client.Options{}, ErrNoAddress
+	}
+	opts := client.Options{HostPort: t.Address, Namespace: t.Namespace}
+	if logger != nil {
+		opts.Logger = sdklog.NewStructuredLogger(logger)
+	}
+	if t.TLS.Enabled {
+		cfg, err := t.TLS.config()
+		if err != nil {
+			return client.Options{}, err
+		}
+		opts.ConnectionOptions.TLS = cfg
+	}
+	if t.APIKey != "" {
+		// The SDK then turns TLS on with the system roots when tls.enabled
+		// is false: API keys are only accepted over TLS.
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey.Value())
+	}
+	return opts, nil
+}
+
+// WorkerOptions returns the options of the worker.
+func (c *Config) WorkerOptions() worker.Options {
+	w := c.Worker
+	return worker.Options{
+		MaxConcurrentActivityExecutionSize:     w.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: w.MaxConcurrentWorkflowTasks,
+		WorkerActivitiesPerSecond:              w.ActivitiesPerSecond,
+		TaskQueueActivitiesPerSecond:           w.TaskQueueActivitiesPerSecond,
+		Identity:                               w.Identity,
+		WorkerStopTimeout:                      w.ShutdownTimeout,
+	}
+}

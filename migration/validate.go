@@ -1,0 +1,76 @@
+package migration
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Validate reports every problem that keeps the spec from running, each
+// naming the JSON field at fault ("spec.concurrency.objects: must not be
+// negative"), joined into one error. It is pure, so a workflow may call it.
+// Zero values are valid: WithDefaults fills them.
+func (s JobSpec) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("spec.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+
+	if s.Source.Store == "" {
+		bad("source.store", "required")
+	}
+	if s.Destination.Store == "" {
+		bad("destination.store", "required")
+	}
+	switch s.Conflict {
+	case "", Overwrite, Skip, SkipIdentical:
+	default:
+		bad("conflict", "%q is not one of %q, %q, %q", s.Conflict, Overwrite, Skip, SkipIdentical)
+	}
+	for i, p := range s.Filters.Include {
+		if _, err := compileGlob(p); err != nil {
+			bad(fmt.Sprintf("filters.include[%d]", i), "%v", err)
+		}
+	}
+	for i, p := range s.Filters.Exclude {
+		if _, err := compileGlob(p); err != nil {
+			bad(fmt.Sprintf("filters.exclude[%d]", i), "%v", err)
+		}
+	}
+	if m := s.Filters.Manifest; m != nil {
+		if m.Store == "" {
+			bad("filters.manifest.store", "required")
+		}
+		if m.Key == "" {
+			bad("filters.manifest.key", "required")
+		}
+	}
+	if s.FailureLog != nil && s.FailureLog.Store == "" {
+		bad("failureLog.store", "required when failureLog is set")
+	}
+	for k, v := range s.ClassMap {
+		if k == "" || v == "" {
+			bad("classMap", "empty class name in %q: %q", k, v)
+		}
+	}
+
+	nonNegative := func(field string, v int64) bool {
+		if v < 0 {
+			bad(field, "must not be negative")
+			return false
+		}
+		return true
+	}
+	nonNegative("concurrency.shards", int64(s.Concurrency.Shards))
+	nonNegative("concurrency.objects", int64(s.Concurrency.Objects))
+	nonNegative("concurrency.largeObjects", int64(s.Concurrency.LargeObjects))
+	if nonNegative("shards", int64(s.Shards)) && s.Shards > MaxShards {
+		bad("shards", "%d is over the maximum of %d", s.Shards, MaxShards)
+	}
+	if nonNegative("pageSize", int64(s.PageSize)) && s.PageSize > MaxPageSize {
+		bad("pageSize", "%d is over the maximum of %d", s.PageSize, MaxPageSize)
+	}
+	nonNegative("largeObjectBytes", s.LargeObjectBytes)
+	nonNegative("maxAttempts", int64(s.MaxAttempts))
+
+	return errors.Join(errs...)
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/bucketferry/bucketferry/migration"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// startFlags are the start sub-command's settings.
+type startFlags struct {
+	conn             connFlags
+	specPath         string
+	source           string
+	destination      string
+	include          stringList
+	exclude          stringList
+	conflict         string
+	storageClass     string
+	shards           int
+	jobID            string
+	detach           bool
+	searchAttributes bool
+	interval         time.Duration
+}
+
+func (f *startFlags) register(fs *flag.FlagSet) {
+	f.conn.register(fs)
+	fs.StringVar(&f.specPath, "spec", "", "job spec `FILE`, a JSON migration.JobSpec (\"-\": standard input); flags override its fields")
+	fs.StringVar(&f.source, "source", "", "source `STORE[:PREFIX]` (a store named in the workers' configuration)")
+	fs.StringVar(&f.destination, "destination", "", "destination `STORE[:PREFIX]`")
+	fs.Var(&f.include, "include", "copy only keys matching this `GLOB` (repeatable; replaces the spec's list)")
+	fs.Var(&f.exclude, "exclude", "skip keys matching this `GLOB` (repeatable; replaces the spec's list)")
+	fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical")
+	fs.StringVar(&f.storageClass, "storage-class", "", "force this destination storage `CLASS` (default: map the source's)")
+	fs.IntVar(&f.shards, "shards", 0, fmt.Sprintf("key-range shards to aim for (default %d)", migration.DefaultShards))
+	fs.StringVar(&f.jobID, "job-id", "", "job `ID`, the workflow id (default job-YYYYMMDD-HHMMSS-xxxx)")
+	fs.BoolVar(&f.detach, "detach", false, "print the job id and return instead of watching the job to its end")
+	fs.BoolVar(&f.searchAttributes, "search-attributes", true, "register and set the Bucketferry* search attributes")
+	fs.DurationVar(&f.interval, "interval", 0, "refresh interval while watching (default 1s on a terminal, 5s otherwise)")
+}
+
+// buildSpec reads the spec file, if any, and applies the flags set on the
+// command line over it.
+func (f *startFlags) buildSpec(fs *flag.FlagSet, stdin io.Reader) (migration.JobSpec, error) {
+	var spec migration.JobSpec
+	if f.specPath != "" {
+		var (
+			data []byte
+			err  error
+		)
+		if f.specPath == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(f.specPath)
+		}
+		if err != nil {
+			return spec, fmt.Errorf("read spec: %w", err)
+		}
+		if spec, err = decodeSpec(data); err != nil {
+			return spec, fmt.Errorf("spec %s: %w", f.specPath, err)
+		}
+	}
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		switch fl.Name {
+		case "source":
+			spec.Source, err = parseLocation(f.source)
+		case "destination":
+			spec.Destination, err = parseLocation(f.destination)
+		case "include":
+			spec.Filters.Include = slices.Clone(f.include)
+		case "exclude":
+			spec.Filters.Exclude = slices.Clone(f.exclude)
+		case "conflict":
+			spec.Conflict = migration.ConflictPolicy(f.conflict)
+		case "storage-class":
+			spec.StorageClass = f.storageClass
+		case "shards":
+			spec.Shards = f.shards
+		}
+		if err != nil {
+			err = fmt.Errorf("-%s: %w", fl.Name, err)
+		}
+	})
+	if err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, fmt.Errorf("invalid job spec:\n%w", err)
+	}
+	return spec, nil
+}
+
+// decodeSpec reads a JSON spec strictly: a misspelt field would otherwise
+// be dropped and the job would run without it.
+func decodeSpec(data []byte) (migration.JobSpec, error) {
+	var spec migration.JobSpec
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return spec, err
+	}
+	if dec.More() {
+		return spec, errors.New("more than one JSON value")
+	}
+	return spec, nil
+}
+
+// newJobID names a job after its start time, with a random suffix for jobs
+// started in the same second.
+func newJobID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "job-" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// jobSummary is the job's one-line description in the Web UI.
+func jobSummary(spec migration.JobSpec) string {
+	return formatLocation(spec.Source) + " -> " + formatLocation(spec.Destination)
+}
+
+func startOptions(id string, spec migration.JobSpec) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: migration.TaskQueue,
+		// Starting a job id that runs attaches to it; one that already ran
+		// is refused rather than silently copied again.
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            jobSummary(spec),
+	}
+}
+
+// runStart starts a migration job, or attaches to the running job of the
+// same id, and unless -detach watches it to its end.
+func runStart(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	setUsage(fs, "[flags]", "Start a migration job from a JSON spec (-spec) and/or flags, then watch it to its end\n(-detach returns at once). Starting the id of a running job attaches to it; the id of a\njob that has ended is refused. Exit status as for wait.")
+	var f startFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("start: unexpected arguments %q (the job is given by -spec and flags)", fs.Args())
+	}
+	spec, err := f.buildSpec(fs, os.Stdin)
+	if err != nil {
+		return err
+	}
+	id := f.jobID
+	if id == "" {
+		id = newJobID(time.Now())
+	}
+	if strings.TrimSpace(id) != id || id == "" {
+		return fmt.Errorf("-job-id %q: must not be empty or begin or end with spaces", id)
+	}
+
+	cn, err := f.conn.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	h := hints{job: id, configPath: f.conn.configPath}
+	return startJob(ctx, cn, id, spec, f, h, stdout)
+}
+
+func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, f startFlags, h hints, w io.Writer) error {
+	spec.SearchAttributes = false
+	if f.searchAttributes {
+		if err := registerSearchAttributes(ctx, cn.c, cn.namespace); err != nil {
+			fmt.Fprintf(w, "warning: search attributes not available, the job runs without them: %v\n", err)
+		} else {
+			spec.SearchAttributes = true
+		}
+	}
+
+	// Only to tell the user whether this start attaches to a running job:
+	// the server's conflict policy decides.
+	var runningRun string
+	if d, err := cn.c.DescribeWorkflowExecution(ctx, id, ""); err == nil && isRunning(d) {
+		runningRun = d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	}
+
+	input := migration.JobInput{Spec: spec}
+	run, err := cn.c.ExecuteWorkflow(ctx, startOptions(id, spec), migration.JobWorkflow, input)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		status := "it ended"
+		if d, derr := cn.c.DescribeWorkflowExecution(ctx, id, ""); derr == nil {
+			status = "it ended " + executionStatus(d)
+		}
+		return fmt.Errorf("job %s already ran (%s) and a job id never runs twice: see its result with: %s; or start again with another -job-id",
+			id, status, h.cmd("status"))
+	}
+	if err != nil {
+		return fmt.Errorf("start job %s: %w", id, err)
+	}
+
+	attached := runningRun != "" && runningRun == run.GetRunID()
+	if attached {
+		fmt.Fprintf(w, "job %s is already running (run %s): attached to it; it runs with the spec it was started with\n", id, run.GetRunID())
+	} else {
+		fmt.Fprintf(w, "started job %s (run %s)\n", id, run.GetRunID())
+		fmt.Fprintf(w, "  %s\n", jobSummary(spec))
+	}
+	fmt.Fprintf(w, "  watch:   %s\n", h.cmd("status", "-watch"))
+	fmt.Fprintf(w, "  wait:    %s\n", h.cmd("wait"))
+	fmt.Fprintf(w, "  cancel:  %s\n", h.cmd("cancel"))
+	if spec.SearchAttributes {
+		fmt.Fprintf(w, "  all running jobs: temporal workflow list --address %s --namespace %s --query %s\n", shellQuote(cn.address), shellQuote(cn.namespace),
+			shellQuote(fmt.Sprintf("%s = %q", migration.SAStatus, migration.StatusRunning)))
+	}
+	if !attached {
+		line, err := temporalCLI(cn, id, input)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "the same start with the Temporal CLI:\n%s\n", line)
+		if cn.secure {
+			fmt.Fprintln(w, "  (add the TLS or API key flags of your connection)")
+		}
+	}
+	if f.detach {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return watchJob(ctx, cn.c, id, w, watchOptions{interval: f.interval, hints: h})
+}
+
+// temporalCLI is the `temporal workflow start` command line that starts the
+// same job: the input is plain JSON with no secrets in it.
+func temporalCLI(cn *conn, id string, input migration.JobInput) (string, error) {
+	js, err := json.Marshal(input)
+	if err != nil {
+		return "", fmt.Errorf("encode job input: %w", err)
+	}
+	args := [][2]string{
+		{"--address", cn.address},
+		{"--namespace", cn.namespace},
+		{"--task-queue", migration.TaskQueue},
+		{"--type", migration.JobWorkflow},
+		{"--workflow-id", id},
+		{"--id-conflict-policy", "UseExisting"},
+		{"--id-reuse-policy", "RejectDuplicate"},
+		{"--static-summary", jobSummary(input.Spec)},
+		{"--input", string(js)},
+	}
+	var b strings.Builder
+	b.WriteString("  temporal workflow start")
+	for _, a := range args {
+		fmt.Fprintf(&b, " \\\n      %s %s", a[0], shellQuote(a[1]))
+	}
+	return b.String(), nil
+}
+
+// searchAttributeTypes are the custom search attributes a job sets, with
+// their types as documented in package migration.
+func searchAttributeTypes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		migration.SAStatus:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		migration.SASource:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		migration.SADestination:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		migration.SAObjectsCopied: enumspb.INDEXED_VALUE_TYPE_INT,
+		migration.SABytesCopied:   enumspb.INDEXED_VALUE_TYPE_INT,
+		migration.SAObjectsFailed: enumspb.INDEXED_VALUE_TYPE_INT,
+	}
+}
+
+// registerSearchAttributes adds the job's search attributes to the
+// namespace (adding existing ones is a no-op) and checks that each is
+// there with its type: a job upserting an attribute of another type would
+// have every workflow task fail. Where the operator API is denied (Temporal
+// Cloud), attributes created beforehand still count.
+func registerSearchAttributes(ctx context.Context, c jobClient, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	want := searchAttributeTypes()
+	_, addErr := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: want,
+	})
+	var exists *serviceerror.AlreadyExists
+	if errors.As(addErr, &exists) {
+		addErr = nil
+	}
+	list, listErr := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if listErr != nil {
+		if addErr != nil {
+			return fmt.Errorf("register in namespace %s: %w", namespace, addErr)
+		}
+		return nil
+	}
+	var missing, wrong []string
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		got, ok := list.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			missing = append(missing, name)
+		case got != want[name]:
+			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", name, got, want[name]))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("namespace %s defines %s", namespace, strings.Join(wrong, ", "))
+	}
+	// Just added, an attribute may take a moment to be listed.
+	if len(missing) > 0 && addErr != nil {
+		return fmt.Errorf("register %s in namespace %s: %w", strings.Join(missing, ", "), namespace, addErr)
+	}
+	return nil
+}

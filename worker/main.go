@@ -1,0 +1,104 @@
+// Command worker runs a bucketferry worker: it polls the migration task
+// queue of a Temporal service and runs the job and shard workflows and the
+// copy activities, with the stores and limits of its configuration file,
+// until SIGINT or SIGTERM.
+//
+//	worker -config bucketferry.yaml     (or BUCKETFERRY_CONFIG=bucketferry.yaml worker)
+//	worker -config bucketferry.yaml -check
+//
+// Every configuration key can be overridden by an environment variable
+// (BUCKETFERRY_TEMPORAL_ADDRESS, BUCKETFERRY_STORES_SRC_ACCESSKEYSECRET, ...);
+// config/example.yaml documents them all. Run any number of workers with the
+// same configuration: Temporal spreads the work among them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run runs the worker until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", os.Getenv("BUCKETFERRY_CONFIG"),
+		"configuration `file` (YAML, TOML or JSON; default $BUCKETFERRY_CONFIG); every key can be overridden by BUCKETFERRY_* environment variables")
+	check := fs.Bool("check", false, "validate the configuration, print it with secrets redacted, and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: worker -config FILE [-check]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		_, err := fmt.Fprint(stdout, cfg.String())
+		return err
+	}
+	logger := cfg.Logger(stderr)
+	opts, err := cfg.ClientOptions(logger)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+	}
+	defer c.Close()
+	w, err := runner.NewWorker(c, cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("worker starting", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
+		"taskQueue", migration.TaskQueue, "stores", len(cfg.Stores))
+	logger.Debug("configuration", "config", cfg.String())
+	// Run stops the worker when the channel closes: on SIGINT or SIGTERM,
+	// running activities get worker.shutdownTimeout to finish.
+	if err := w.Run(doneChan(ctx)); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}
+
+// doneChan closes when ctx is done, in the form worker.Run takes.
+func doneChan(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}

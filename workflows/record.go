@@ -1,0 +1,82 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+)
+
+// RecordHistories writes the event history of the latest run of each
+// workflow to dir, one file per workflow named HistoryFileName(id), as JSON
+// in the format worker.WorkflowReplayer's ReplayWorkflowHistoryFromJSONFile
+// reads (and `temporal workflow show --output json` writes). Replaying
+// these files (replay_test.go replays workflows/testdata) guards running
+// jobs against incompatible changes of the workflow code.
+//
+// The file name keeps the workflow id because a replay must run under the
+// recorded id: the job derives its shards' ids from its own.
+func RecordHistories(ctx context.Context, c client.Client, dir string, workflowIDs ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("record histories: %w", err)
+	}
+	for _, id := range workflowIDs {
+		data, err := historyJSON(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, HistoryFileName(id)), data, 0o644); err != nil {
+			return fmt.Errorf("write history of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// HistoryFileName is the file RecordHistories writes a workflow's history
+// to: its id, escaped as a path segment ("job/shard-00001" ->
+// "job%2Fshard-00001.json"), so that HistoryWorkflowID gets it back.
+func HistoryFileName(workflowID string) string {
+	return url.PathEscape(workflowID) + ".json"
+}
+
+// HistoryWorkflowID is the workflow id a history file written by
+// RecordHistories was recorded under, from its name (a ".gz" suffix, for a
+// compressed copy, is allowed).
+func HistoryWorkflowID(path string) (string, error) {
+	name := strings.TrimSuffix(filepath.Base(path), ".gz")
+	if !strings.HasSuffix(name, ".json") {
+		return "", fmt.Errorf("history file %s: name does not end in .json", path)
+	}
+	id, err := url.PathUnescape(strings.TrimSuffix(name, ".json"))
+	if err != nil {
+		return "", fmt.Errorf("history file %s: %w", path, err)
+	}
+	return id, nil
+}
+
+func historyJSON(ctx context.Context, c client.Client, workflowID string) ([]byte, error) {
+	var hist historypb.History
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", workflowID, err)
+		}
+		hist.Events = append(hist.Events, e)
+	}
+	if len(hist.Events) == 0 {
+		return nil, fmt.Errorf("history of %s: no events", workflowID)
+	}
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&hist)
+	if err != nil {
+		return nil, fmt.Errorf("encode history of %s: %w", workflowID, err)
+	}
+	return append(data, '\n'), nil
+}

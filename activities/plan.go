@@ -486,8 +486,8 @@ func commonPrefix(q string, keys, extra []string) (string, bool) {
 	// Cut back to a whole character.
 	end := len(q)
 	for end < n {
-		_, size := utf8.DecodeRuneInString(lo[end:n])
-		if end+size > n || size == 0 {
+		_, size := utf8.DecodeRuneInString(lo[end:])
+		if end+size > n {
 			break
 		}
 		end += size

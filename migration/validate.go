@@ -3,6 +3,7 @@ package migration
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Validate reports every problem that keeps the spec from running, each
@@ -20,6 +21,12 @@ func (s JobSpec) Validate() error {
 	}
 	if s.Destination.Store == "" {
 		bad("destination.store", "required")
+	}
+	if s.Source.Store != "" && strings.EqualFold(s.Source.Store, s.Destination.Store) &&
+		(strings.HasPrefix(s.Source.Prefix, s.Destination.Prefix) || strings.HasPrefix(s.Destination.Prefix, s.Source.Prefix)) {
+		// Copies would land in the range being listed (and be copied again)
+		// or on source objects not yet read.
+		bad("destination.prefix", "%q overlaps the source prefix %q in the same store", s.Destination.Prefix, s.Source.Prefix)
 	}
 	switch s.Conflict {
 	case "", Overwrite, Skip, SkipIdentical:

@@ -18,6 +18,11 @@ func TestValidate(t *testing.T) {
 	if err := full.Validate(); err != nil {
 		t.Fatalf("full spec: %v", err)
 	}
+	sibling := valid
+	sibling.Source, sibling.Destination = Location{Store: "b", Prefix: "old/"}, Location{Store: "b", Prefix: "new/"}
+	if err := sibling.Validate(); err != nil {
+		t.Fatalf("same store, disjoint prefixes: %v", err)
+	}
 
 	tests := []struct {
 		name   string
@@ -43,6 +48,10 @@ func TestValidate(t *testing.T) {
 			"spec.concurrency.largeObjects: must not be negative",
 		}},
 		{"class map", func(s *JobSpec) { s.ClassMap = map[string]string{"Standard": ""} }, []string{"spec.classMap: empty class name"}},
+		{"same store, nested prefixes", func(s *JobSpec) {
+			s.Source, s.Destination = Location{Store: "b", Prefix: "data/"}, Location{Store: "B", Prefix: "data/copy/"}
+		}, []string{`spec.destination.prefix: "data/copy/" overlaps the source prefix "data/"`}},
+		{"same store, same prefix", func(s *JobSpec) { s.Destination.Store = s.Source.Store }, []string{"spec.destination.prefix"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -39,8 +38,6 @@ type Activities struct {
 	// nil discards them.
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	copiers map[string]*transfer.Copier // by storage-class options, for jobs that set them
 }
 
 // Register registers the activities under their method names (Plan,
@@ -58,44 +55,18 @@ func (a *Activities) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// copier returns the copier for a job: the shared one, or, when the job
-// forces or maps storage classes, one with the same options and those
-// classes (created once per class settings).
-func (a *Activities) copier(spec migration.JobSpec) (*transfer.Copier, error) {
+// copier returns the worker's one Copier; jobs differ only in their class
+// policy, which travels with each request (see classes).
+func (a *Activities) copier(migration.JobSpec) (*transfer.Copier, error) {
 	if a.Copier == nil {
 		return nil, errors.New("activities: no copier configured")
 	}
-	if spec.StorageClass == "" && len(spec.ClassMap) == 0 {
-		return a.Copier, nil
-	}
-	var b strings.Builder
-	b.WriteString(spec.StorageClass)
-	keys := make([]string, 0, len(spec.ClassMap))
-	for k := range spec.ClassMap {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "\x00%s=%s", k, spec.ClassMap[k])
-	}
-	id := b.String()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.copiers[id]; ok {
-		return c, nil
-	}
-	opts := a.Copier.Options()
-	opts.StorageClass = spec.StorageClass
-	opts.ClassMap = spec.ClassMap
-	c, err := transfer.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	if a.copiers == nil {
-		a.copiers = map[string]*transfer.Copier{}
-	}
-	a.copiers[id] = c
-	return c, nil
+	return a.Copier, nil
+}
+
+// classes is a job's storage-class policy for the copy engine.
+func classes(spec migration.JobSpec) *transfer.ClassPolicy {
+	return &transfer.ClassPolicy{Force: spec.StorageClass, Map: spec.ClassMap}
 }
 
 // prepare applies defaults and validates a spec; an invalid spec is a

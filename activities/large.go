@@ -75,7 +75,7 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 	var res transfer.Result
 	skip, err := largeSkip(ctx, spec, src, obj, dst, dk)
 	if err == nil && !skip {
-		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress}
+		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
 		if prior.Checkpoint.UploadID != "" {
 			cp := prior.Checkpoint
 			req.Resume = &cp

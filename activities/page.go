@@ -449,7 +449,7 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 	if skip {
 		return migration.Counts{Skipped: 1, BytesSkipped: info.Size}, nil, 0, nil
 	}
-	res, err := r.copier.Copy(ctx, transfer.Request{Src: r.src, SrcKey: it.key, Dst: r.dst, DstKey: dk, Listed: &info})
+	res, err := r.copier.Copy(ctx, transfer.Request{Src: r.src, SrcKey: it.key, Dst: r.dst, DstKey: dk, Listed: &info, Classes: classes(r.spec)})
 	if err != nil {
 		return migration.Counts{}, nil, res.BytesWritten, err
 	}

@@ -51,6 +51,18 @@ type Request struct {
 	// Progress, when set, is called (never concurrently) after the upload is
 	// initiated and after every part.
 	Progress func(Progress)
+	// Classes, when set, replaces the Copier's storage-class options for
+	// this object, so jobs with their own class policy share one Copier (and
+	// its memory budget).
+	Classes *ClassPolicy
+}
+
+// ClassPolicy chooses destination storage classes: Force, when set, for
+// every object; otherwise Map[source class], when present; otherwise the
+// source class (neutral names are mapped by each backend).
+type ClassPolicy struct {
+	Force string
+	Map   map[string]string
 }
 
 // Checkpoint is what a retried copy needs to resume a multipart upload. It
@@ -97,6 +109,9 @@ func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
 	if limits.MaxPutSize > 0 && threshold > limits.MaxPutSize {
 		threshold = limits.MaxPutSize
 	}
+	if req.Classes == nil {
+		req.Classes = &ClassPolicy{Force: c.opts.StorageClass, Map: c.opts.ClassMap}
+	}
 	if l := req.Listed; l != nil && l.Size < threshold && !storage.IsArchiveClass(l.Meta.StorageClass) {
 		return c.copySingle(ctx, req, nil)
 	}
@@ -111,15 +126,15 @@ func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
 	if head.Size < threshold {
 		return c.copySingle(ctx, req, &head)
 	}
-	return c.copyMultipart(ctx, req, head, c.destMeta(head.Meta))
+	return c.copyMultipart(ctx, req, head, req.Classes.apply(head.Meta))
 }
 
-func (c *Copier) destMeta(m storage.Metadata) storage.Metadata {
+func (p *ClassPolicy) apply(m storage.Metadata) storage.Metadata {
 	switch {
-	case c.opts.StorageClass != "":
-		m.StorageClass = c.opts.StorageClass
-	case c.opts.ClassMap != nil:
-		if to, ok := c.opts.ClassMap[m.StorageClass]; ok {
+	case p.Force != "":
+		m.StorageClass = p.Force
+	case p.Map != nil:
+		if to, ok := p.Map[m.StorageClass]; ok {
 			m.StorageClass = to
 		}
 	}
@@ -145,7 +160,7 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 			Err: fmt.Errorf("object grew to %d bytes since it was listed, over the single-PUT limit", info.Size)}
 	}
 	hr := &hashingReader{r: body}
-	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, c.destMeta(info.Meta))
+	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, req.Classes.apply(info.Meta))
 	if err != nil {
 		return Result{BytesRead: hr.n, BytesWritten: hr.n}, err
 	}

@@ -37,7 +37,6 @@ type Activities struct {
 	// Logger receives structured logs with job, shard and key attributes;
 	// nil discards them.
 	Logger *slog.Logger
-
 }
 
 // Register registers the activities under their method names (Plan,

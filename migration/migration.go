@@ -32,6 +32,15 @@ type Location struct {
 	Prefix string `json:"prefix,omitempty"`
 }
 
+// String writes the location as the starter's -source and -destination
+// flags take it: STORE or STORE:PREFIX.
+func (l Location) String() string {
+	if l.Prefix == "" {
+		return l.Store
+	}
+	return l.Store + ":" + l.Prefix
+}
+
 // ConflictPolicy says what to do with an object that already exists at the
 // destination.
 type ConflictPolicy string

@@ -82,12 +82,7 @@ func estimateRemaining(s migration.ShardCounts, elapsed time.Duration) (time.Dur
 
 // formatLocation writes a location the way the -source and -destination
 // flags take it: STORE or STORE:PREFIX.
-func formatLocation(l migration.Location) string {
-	if l.Prefix == "" {
-		return l.Store
-	}
-	return l.Store + ":" + l.Prefix
-}
+func formatLocation(l migration.Location) string { return l.String() }
 
 // parseLocation reads STORE[:PREFIX]. Store names never hold a colon, so
 // the first one separates them and a prefix may hold more.

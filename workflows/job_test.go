@@ -494,7 +494,7 @@ func TestJobSearchAttributes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("upserts %q, want %q", got, want)
 	}
-	if src, ok := upserts[0].GetKeyword(source); !ok || src != "oss/src/" {
+	if src, ok := upserts[0].GetKeyword(source); !ok || src != "oss:src/" {
 		t.Errorf("source attribute %q", src)
 	}
 }

@@ -83,12 +83,7 @@ func isFatal(err error) bool {
 }
 
 // location renders a store location for summaries and search attributes.
-func location(l migration.Location) string {
-	if l.Prefix == "" {
-		return l.Store
-	}
-	return l.Store + "/" + l.Prefix
-}
+func location(l migration.Location) string { return l.String() }
 
 // describeShard says which keys a shard covers, for child summaries.
 func describeShard(spec migration.JobSpec, s migration.Shard) string {

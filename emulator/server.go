@@ -9,8 +9,14 @@ import (
 	"time"
 )
 
-// Config configures a stand-alone emulator: one backend behind an OSS and a
-// COS front end, each on its own address with its own faults.
+// Default S3 credentials of an emulator whose Config names none.
+const (
+	DefaultS3AccessKeyID     = "emulator-s3-ak"
+	DefaultS3SecretAccessKey = "emulator-s3-secret"
+)
+
+// Config configures a stand-alone emulator: one backend behind an OSS, a COS
+// and optionally an S3 front end, each on its own address with its own faults.
 type Config struct {
 	Dir            string // on-disk state; empty keeps everything in memory
 	OSSAddr        string // e.g. "127.0.0.1:0"
@@ -19,6 +25,13 @@ type Config struct {
 	COSCredentials map[string]string // SecretId -> SecretKey
 	OSSFaults      FaultConfig
 	COSFaults      FaultConfig
+	// S3Addr starts the S3 front end when set (e.g. "127.0.0.1:0"); empty
+	// leaves it off, so existing callers get the same two listeners.
+	S3Addr string
+	// S3Credentials maps access key id to secret access key; empty means
+	// DefaultS3AccessKeyID / DefaultS3SecretAccessKey.
+	S3Credentials map[string]string
+	S3Faults      FaultConfig
 	// Buckets are created at start: OSS buckets are plain names, COS ones
 	// carry the APPID suffix (name-1250000000); both live in one backend.
 	Buckets []string
@@ -29,12 +42,14 @@ type Server struct {
 	Backend   *Backend
 	OSSFaults *Faults
 	COSFaults *Faults
+	S3Faults  *Faults // configured even when the S3 front end is off
 	ossURL    string
 	cosURL    string
+	s3URL     string
 	servers   []*http.Server
 }
 
-// Start starts the emulator and returns once both front ends listen.
+// Start starts the emulator and returns once its front ends listen.
 func Start(cfg Config) (*Server, error) {
 	b, err := NewBackend(cfg.Dir)
 	if err != nil {
@@ -45,7 +60,7 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{Backend: b, OSSFaults: NewFaults(cfg.OSSFaults), COSFaults: NewFaults(cfg.COSFaults)}
+	s := &Server{Backend: b, OSSFaults: NewFaults(cfg.OSSFaults), COSFaults: NewFaults(cfg.COSFaults), S3Faults: NewFaults(cfg.S3Faults)}
 	oss := &OSSFrontEnd{Backend: b, Credentials: cfg.OSSCredentials}
 	cos := &COSFrontEnd{Backend: b, Credentials: cfg.COSCredentials}
 	if s.ossURL, err = s.listen(cfg.OSSAddr, s.OSSFaults.Wrap(oss, oss.WriteError)); err != nil {
@@ -55,6 +70,17 @@ func Start(cfg Config) (*Server, error) {
 	if s.cosURL, err = s.listen(cfg.COSAddr, s.COSFaults.Wrap(cos, cos.WriteError)); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("emulator: cos front end: %w", err)
+	}
+	if cfg.S3Addr != "" {
+		creds := cfg.S3Credentials
+		if len(creds) == 0 {
+			creds = map[string]string{DefaultS3AccessKeyID: DefaultS3SecretAccessKey}
+		}
+		s3 := &S3FrontEnd{Backend: b, Credentials: creds}
+		if s.s3URL, err = s.listen(cfg.S3Addr, s.S3Faults.Wrap(s3, s3.WriteError)); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("emulator: s3 front end: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -82,7 +108,11 @@ func (s *Server) OSSURL() string { return s.ossURL }
 // COSURL is the COS front end's endpoint.
 func (s *Server) COSURL() string { return s.cosURL }
 
-// Close stops both front ends, cutting open connections.
+// S3URL is the S3 front end's endpoint (path-style), or "" when Config.S3Addr
+// was empty.
+func (s *Server) S3URL() string { return s.s3URL }
+
+// Close stops the front ends, cutting open connections.
 func (s *Server) Close() error {
 	var errs []error
 	for _, srv := range s.servers {
@@ -91,7 +121,7 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// Shutdown stops both front ends gracefully.
+// Shutdown stops the front ends gracefully.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, srv := range s.servers {

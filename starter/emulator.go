@@ -14,9 +14,11 @@ import (
 // emulator and demo sub-commands.
 type emulatorFlags struct {
 	ossAddr, cosAddr  string
+	s3Addr            string
 	dir               string
 	ossKey, ossSecret string
 	cosID, cosKey     string
+	s3Key, s3Secret   string
 	srcBucket         string
 	dstBucket         string
 	seedDir           string
@@ -30,11 +32,14 @@ type emulatorFlags struct {
 func (f *emulatorFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ossAddr, "oss-addr", "127.0.0.1:9000", "listen address of the OSS front end")
 	fs.StringVar(&f.cosAddr, "cos-addr", "127.0.0.1:9001", "listen address of the COS front end")
+	fs.StringVar(&f.s3Addr, "s3-addr", "", "listen address of the S3 front end (default: off), e.g. 127.0.0.1:9002")
 	fs.StringVar(&f.dir, "dir", "", "keep objects under this directory (default: in memory)")
 	fs.StringVar(&f.ossKey, "oss-access-key-id", "emulator-oss-ak", "OSS AccessKeyId the emulator accepts")
 	fs.StringVar(&f.ossSecret, "oss-access-key-secret", "emulator-oss-secret", "OSS AccessKeySecret the emulator accepts")
 	fs.StringVar(&f.cosID, "cos-secret-id", "emulator-cos-id", "COS SecretId the emulator accepts")
 	fs.StringVar(&f.cosKey, "cos-secret-key", "emulator-cos-key", "COS SecretKey the emulator accepts")
+	fs.StringVar(&f.s3Key, "s3-access-key-id", emulator.DefaultS3AccessKeyID, "S3 access key id the emulator accepts")
+	fs.StringVar(&f.s3Secret, "s3-secret-access-key", emulator.DefaultS3SecretAccessKey, "S3 secret access key the emulator accepts")
 	fs.StringVar(&f.srcBucket, "oss-bucket", "source", "OSS bucket to create (and seed)")
 	fs.StringVar(&f.dstBucket, "cos-bucket", "destination-1250000000", "COS bucket to create (name-APPID)")
 	fs.StringVar(&f.seedDir, "seed-dir", "", "seed the OSS bucket with the files under this directory")
@@ -57,7 +62,10 @@ func (f *emulatorFlags) start(w io.Writer) (*emulator.Server, error) {
 		OSSCredentials: map[string]string{f.ossKey: f.ossSecret},
 		COSCredentials: map[string]string{f.cosID: f.cosKey},
 		OSSFaults:      faults, COSFaults: faults,
-		Buckets: []string{f.srcBucket, f.dstBucket},
+		S3Addr:        f.s3Addr,
+		S3Credentials: map[string]string{f.s3Key: f.s3Secret},
+		S3Faults:      faults,
+		Buckets:       []string{f.srcBucket, f.dstBucket},
 	})
 	if err != nil {
 		return nil, err
@@ -95,6 +103,9 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	defer srv.Close()
 	fmt.Fprintf(stdout, "OSS emulator: %s  bucket %s  AccessKeyId %s\n", srv.OSSURL(), f.srcBucket, f.ossKey)
 	fmt.Fprintf(stdout, "COS emulator: %s  bucket %s  SecretId %s\n", srv.COSURL(), f.dstBucket, f.cosID)
+	if srv.S3URL() != "" {
+		fmt.Fprintf(stdout, "S3 emulator:  %s  (path-style, or bucket.localhost)  access key %s\n", srv.S3URL(), f.s3Key)
+	}
 	fmt.Fprintln(stdout, "ready; Ctrl-C stops")
 	<-ctx.Done()
 	return nil

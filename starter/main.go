@@ -37,6 +37,8 @@ func commands() []command {
 		{"wait", "wait for a job to end; exit 0 succeeded, 3 completed with failures, 1 failed", runWait},
 		{"cancel", "ask a running job to stop", runCancel},
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
+		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
+		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
 	}
 }
 

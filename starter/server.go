@@ -13,10 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/bucketferry/bucketferry/config"
@@ -223,42 +221,19 @@ func findRunningJob(ctx context.Context, c client.Client, namespace string, spec
 	if err != nil {
 		return "", fmt.Errorf("list running jobs: %w", err)
 	}
-	want, err := json.Marshal(spec)
-	if err != nil {
-		return "", err
-	}
 	for _, e := range resp.GetExecutions() {
 		id := e.GetExecution().GetWorkflowId()
-		in, err := jobInput(ctx, c, id, e.GetExecution().GetRunId())
+		got, err := jobSpecOf(ctx, c, id)
 		if err != nil {
 			continue // not a job this starter can read: not ours to attach to
 		}
-		in.Spec.SearchAttributes = spec.SearchAttributes
-		got, err := json.Marshal(in.Spec)
-		if err == nil && bytes.Equal(got, want) {
+		// A run continued-as-new carries the spec with its defaults filled.
+		got.SearchAttributes = spec.SearchAttributes
+		a, errA := json.Marshal(got.WithDefaults(id))
+		b, errB := json.Marshal(spec.WithDefaults(id))
+		if errA == nil && errB == nil && bytes.Equal(a, b) {
 			return id, nil
 		}
 	}
 	return "", nil
-}
-
-// jobInput reads the input a job was started with from its first event.
-func jobInput(ctx context.Context, c jobClient, id, runID string) (migration.JobInput, error) {
-	var in migration.JobInput
-	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return in, fmt.Errorf("job %s has no history", id)
-	}
-	ev, err := it.Next()
-	if err != nil {
-		return in, fmt.Errorf("job %s history: %w", id, err)
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return in, fmt.Errorf("job %s: first event is %s", id, ev.GetEventType())
-	}
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
-		return in, fmt.Errorf("job %s input: %w", id, err)
-	}
-	return in, nil
 }

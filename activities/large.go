@@ -5,6 +5,9 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -73,6 +76,10 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 	dk := dstKey(spec, obj.Key)
 	var probe fatalProbe
 	var res transfer.Result
+	if largeCopiedBefore(ctx, src, obj, dst, dk) {
+		log.Info("large object was copied by an earlier attempt")
+		return migration.CopyLargeResult{Counts: migration.Counts{Copied: 1, BytesCopied: obj.Size, BytesSent: prior.BytesSent}}, nil
+	}
 	skip, err := largeSkip(ctx, spec, src, obj, dst, dk)
 	if err == nil && !skip {
 		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
@@ -117,6 +124,22 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 		Counts:  migration.Counts{Failed: 1, BytesFailed: obj.Size, BytesSent: sent},
 		Failure: &f,
 	}, nil
+}
+
+// largeCopiedBefore reports, on a retried attempt, whether an earlier one
+// completed the upload but died before reporting it: the destination has
+// the object, written since the activity was scheduled, with the source's
+// size and CRC64. Whatever the conflict policy, that copy is this job's.
+func largeCopiedBefore(ctx context.Context, src storage.Store, obj migration.LargeObject, dst storage.Store, dk string) bool {
+	if attempt(ctx) < 2 {
+		return false
+	}
+	d, err := dst.Head(ctx, dk)
+	if err != nil || d.LastModified.Before(activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)) {
+		return false
+	}
+	same, err := identical(ctx, src, storage.ObjectInfo{Key: obj.Key, Size: obj.Size}, dst, d, dk)
+	return err == nil && same
 }
 
 // largeSkip applies the conflict policy with one HEAD of the destination

@@ -101,11 +101,16 @@ type pageRun struct {
 	match    func(string) bool
 	manifest bool
 	last     bool // the last attempt: retryable failures are recorded
-	prior    PageHeartbeat
-	items    []*item
-	dstInfo  map[string]storage.ObjectInfo // conflict policies: destination objects of the page
-	dstUpTo  string                        // dstInfo covers mapped keys up to this one
-	probe    fatalProbe
+	// resumeSince is set on a retried attempt under the overwrite policy:
+	// a destination object written since then, identical to its source,
+	// was copied by an earlier attempt that died before its heartbeat
+	// said so, and is not sent again.
+	resumeSince time.Time
+	prior       PageHeartbeat
+	items       []*item
+	dstInfo     map[string]storage.ObjectInfo // conflict policies: destination objects of the page
+	dstUpTo     string                        // dstInfo covers mapped keys up to this one
+	probe       fatalProbe
 
 	mu       sync.Mutex // guards the items' outcomes, sent and fatalErr
 	sent     int64
@@ -127,6 +132,10 @@ func (r *pageRun) run(ctx context.Context) (migration.CopyPageResult, error) {
 		return migration.CopyPageResult{}, err // Validate has compiled them already
 	}
 	r.last = attempt(ctx) >= r.spec.MaxAttempts
+	if attempt(ctx) > 1 && r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
+		// Listings carry whole seconds.
+		r.resumeSince = activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)
+	}
 	if err := loadHeartbeat(ctx, &r.prior); err != nil {
 		r.log.Warn("ignoring unreadable heartbeat details", "error", err)
 		r.prior = PageHeartbeat{}
@@ -239,7 +248,7 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 // listDestination lists, once for the page, the destination keys the page
 // maps to, for the conflict policies that look at them.
 func (r *pageRun) listDestination(ctx context.Context) error {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
+	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical && r.resumeSince.IsZero() {
 		return nil
 	}
 	var first, last string
@@ -442,6 +451,9 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 		}
 	}
 	dk := dstKey(r.spec, it.key)
+	if r.copiedBefore(ctx, info, dk) {
+		return migration.Counts{Copied: 1, BytesCopied: info.Size}, nil, 0, nil
+	}
 	skip, err := r.skip(ctx, info, dk)
 	if err != nil {
 		return migration.Counts{}, nil, 0, err
@@ -454,6 +466,23 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 		return migration.Counts{}, nil, res.BytesWritten, err
 	}
 	return migration.Counts{Copied: 1, BytesCopied: res.Size}, nil, res.BytesWritten, nil
+}
+
+// copiedBefore reports, on a retried attempt, whether an earlier attempt
+// of this activity copied the object already: the page's destination
+// listing has it, written since the activity was scheduled, with the
+// source's size and CRC64.
+func (r *pageRun) copiedBefore(ctx context.Context, src storage.ObjectInfo, dk string) bool {
+	if r.resumeSince.IsZero() {
+		return false
+	}
+	d, ok := r.dstInfo[dk]
+	if !ok || d.LastModified.Before(r.resumeSince) {
+		return false
+	}
+	// On an error, copying it again is always right.
+	same, err := identical(ctx, r.src, src, r.dst, d, dk)
+	return err == nil && same
 }
 
 // skip applies the conflict policy to one object.

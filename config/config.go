@@ -45,11 +45,15 @@ const (
 	DefaultShutdownTimeout         = 30 * time.Second
 	DefaultLogLevel                = "info"
 	DefaultLogFormat               = "text"
+	DefaultStateDir                = "bucketferry-state"
+	DefaultServerAddress           = "127.0.0.1:7233"
+	DefaultUIAddress               = "127.0.0.1:8233"
 )
 
 // Config is the whole configuration.
 type Config struct {
 	Temporal Temporal `mapstructure:"temporal"`
+	Server   Server   `mapstructure:"server"`
 	Worker   Worker   `mapstructure:"worker"`
 	Transfer Transfer `mapstructure:"transfer"`
 	Log      Log      `mapstructure:"log"`
@@ -71,6 +75,19 @@ type Temporal struct {
 	// APIKey authenticates to Temporal Cloud (sent as a bearer token). With
 	// an API key, TLS is used even when tls.enabled is false.
 	APIKey Secret `mapstructure:"apiKey"`
+}
+
+// Server configures the Temporal server embedded in the starter (`starter
+// server`, and `starter start` when temporal.address is empty).
+type Server struct {
+	// StateDir holds the server's SQLite database: every job's history, so
+	// that a restarted server resumes its jobs.
+	StateDir string `mapstructure:"stateDir"`
+	// Address is the frontend's host:port; 0.0.0.0:7233 accepts workers
+	// from other hosts.
+	Address string `mapstructure:"address"`
+	// UIAddress is the Temporal Web UI's host:port; "-" turns it off.
+	UIAddress string `mapstructure:"uiAddress"`
 }
 
 // TLS configures the connection to Temporal: server verification with a
@@ -210,6 +227,7 @@ func load(path string) (*Config, error) {
 func Defaults() Config {
 	return Config{
 		Temporal: Temporal{Namespace: DefaultNamespace},
+		Server:   Server{StateDir: DefaultStateDir, Address: DefaultServerAddress, UIAddress: DefaultUIAddress},
 		Worker: Worker{
 			MaxConcurrentActivities: DefaultMaxConcurrentActivities,
 			ShutdownTimeout:         DefaultShutdownTimeout,

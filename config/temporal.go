@@ -56,6 +56,18 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Server.StateDir == "" {
+		add("server.stateDir is required (%q unless you want it elsewhere)", DefaultStateDir)
+	}
+	if msg := checkListen(c.Server.Address); msg != "" {
+		add("server.address %q %s", c.Server.Address, msg)
+	}
+	if c.Server.UIAddress != "-" {
+		if msg := checkListen(c.Server.UIAddress); msg != "" {
+			add("server.uiAddress %q %s, or \"-\" for no Web UI", c.Server.UIAddress, msg)
+		}
+	}
+
 	w := c.Worker
 	if w.MaxConcurrentActivities < 0 {
 		add("worker.maxConcurrentActivities %d must not be negative", w.MaxConcurrentActivities)
@@ -122,6 +134,15 @@ func checkHostPort(addr string) string {
 		return "has an invalid port"
 	}
 	return ""
+}
+
+// checkListen is checkHostPort for a listen address, where port 0 picks
+// a free port.
+func checkListen(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host != "" && port == "0" {
+		return ""
+	}
+	return checkHostPort(addr)
 }
 
 // config builds the TLS configuration from the files, naming the key of a

@@ -2,169 +2,144 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sort"
-	"sync/atomic"
 	"time"
 
+	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/emulator"
-	"github.com/bucketferry/bucketferry/storage"
-	"github.com/bucketferry/bucketferry/storage/cos"
-	"github.com/bucketferry/bucketferry/storage/oss"
-	"github.com/bucketferry/bucketferry/transfer"
+	"github.com/bucketferry/bucketferry/migration"
 )
 
-// runDemo seeds the OSS emulator with a bucket that looks real, copies it to
-// the COS emulator through the official SDKs with faults injected, and
-// checks every destination object against its source.
+// runDemo is the whole product on one machine with nothing installed: the
+// OSS and COS emulators with a generated bucket that looks real and a few
+// injected faults, the embedded Temporal server and Web UI, an in-process
+// worker, a job started and watched through Temporal like any other, and a
+// report that checks every destination object against its source.
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	setUsage(fs, "[flags]", "Copy a generated bucket from the OSS emulator to the COS emulator through a real job on an\nembedded Temporal server, with faults injected, and verify every object.")
 	var f emulatorFlags
 	f.register(fs)
-	workers := fs.Int("workers", 16, "objects copied at once")
+	var sf serverFlags
+	sf.register(fs)
+	keepRunning := fs.Bool("keep-running", false, "keep the server, the Web UI and the emulators up after the report, until Ctrl-C")
+	interval := fs.Duration("interval", 0, "progress refresh interval (default 1s on a terminal, 5s otherwise)")
 	fs.Set("oss-addr", "127.0.0.1:0")
 	fs.Set("cos-addr", "127.0.0.1:0")
-	fs.Set("generate", "2000")
+	fs.Set("generate", "3000")
 	fs.Set("max-size", "4194304")
 	fs.Set("large", "3")
-	fs.Set("large-size", "100663296")
+	fs.Set("large-size", "134217728")
 	fs.Set("error-rate", "0.01")
 	fs.Set("reset-rate", "0.005")
+	fs.Set("address", "127.0.0.1:0") // never clash with a server already on 7233
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("demo: unexpected arguments %q", fs.Args())
+	}
+
+	cfg := config.Defaults()
+	sf.apply(&cfg.Server)
+	if sf.stateDir == "" {
+		dir, err := os.MkdirTemp("", "bucketferry-demo-")
+		if err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.Server.StateDir = dir
+	}
+	if sf.uiAddress == "" && !canListen(cfg.Server.UIAddress) {
+		cfg.Server.UIAddress = "127.0.0.1:0" // another UI has the usual port
+	}
+
 	srv, err := f.start(stdout)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	src, dst, err := demoStores(srv, &f)
+	cfg.Stores = map[string]config.StoreConfig{
+		"oss": {Type: "oss", Endpoint: srv.OSSURL(), Bucket: f.srcBucket, AccessKeyID: f.ossKey, AccessKeySecret: config.Secret(f.ossSecret)},
+		"cos": {Type: "cos", Endpoint: srv.COSURL(), Bucket: f.dstBucket, Region: "ap-guangzhou", SecretID: f.cosID, SecretKey: config.Secret(f.cosKey)},
+	}
+	// Small parts so that the large objects show multipart copies.
+	cfg.Transfer.MultipartThreshold = 32 * config.MiB
+	cfg.Transfer.PartSize = 8 * config.MiB
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+
+	l, err := startLocal(ctx, &cfg, true)
 	if err != nil {
 		return err
 	}
-	copier, err := transfer.New(transfer.Options{})
-	if err != nil {
-		return err
+	defer l.Close()
+	cn := l.conn(&cfg)
+	fmt.Fprintf(stdout, "OSS emulator %s (bucket %s) -> COS emulator %s (bucket %s)\n", srv.OSSURL(), f.srcBucket, srv.COSURL(), f.dstBucket)
+	fmt.Fprintf(stdout, "Temporal server %s (namespace %s), state in %s\n", cn.address, cn.namespace, cfg.Server.StateDir)
+	if u := l.srv.UIURL(); u != "" {
+		fmt.Fprintf(stdout, "Temporal Web UI %s\n", u)
 	}
-	rep, err := migrate(ctx, copier, src, dst, *workers, stdout)
-	if err != nil {
-		return err
+
+	spec := migration.JobSpec{
+		Source:      migration.Location{Store: "oss"},
+		Destination: migration.Location{Store: "cos"},
+	}
+	id := "demo-" + time.Now().UTC().Format("20060102-150405")
+	started := time.Now()
+	jobErr := startJob(ctx, cn, id, spec, startFlags{searchAttributes: true, interval: *interval},
+		hints{job: id}, stdout)
+	if ctx.Err() != nil {
+		return jobErr
+	}
+	elapsed := time.Since(started)
+
+	var exit interface{ ExitCode() int }
+	if jobErr != nil && !errors.As(jobErr, &exit) {
+		return jobErr // the job could not be started or watched
 	}
 	verified, problems := compareBuckets(srv.Backend, f.srcBucket, f.dstBucket)
-	fmt.Fprintf(stdout, "\nreport: %d objects, %s copied in %s (%.1f MiB/s, %.0f objects/s); %d failed\n",
-		rep.copied, humanBytes(rep.bytes), rep.elapsed.Round(time.Millisecond),
-		float64(rep.bytes)/(1<<20)/rep.elapsed.Seconds(), float64(rep.copied)/rep.elapsed.Seconds(), len(rep.failed))
-	st := srv.OSSFaults.Stats()
-	ct := srv.COSFaults.Stats()
-	fmt.Fprintf(stdout, "faults injected: %d errors and %d resets at OSS, %d errors and %d resets at COS (all retried)\n",
+	srcKeys := len(srv.Backend.Keys(f.srcBucket))
+	st, ct := srv.OSSFaults.Stats(), srv.COSFaults.Stats()
+	fmt.Fprintf(stdout, "\nfaults injected: %d errors and %d cut bodies at OSS, %d errors and %d cut bodies at COS\n",
 		st.InjectedErrors, st.Resets, ct.InjectedErrors, ct.Resets)
-	fmt.Fprintf(stdout, "verified: %d of %d destination objects equal their source (size, CRC64, metadata)\n", verified, len(srv.Backend.Keys(f.srcBucket)))
-	for _, p := range problems {
-		fmt.Fprintln(stdout, "  MISMATCH:", p)
-	}
-	for _, r := range rep.failed {
-		fmt.Fprintf(stdout, "  FAILED %q: %v\n", r.Key, r.Err)
-	}
-	if len(problems) > 0 || len(rep.failed) > 0 {
-		return fmt.Errorf("%d objects failed, %d mismatched", len(rep.failed), len(problems))
-	}
-	return nil
-}
-
-func demoStores(srv *emulator.Server, f *emulatorFlags) (storage.Store, storage.Store, error) {
-	src, err := oss.New(oss.Config{Endpoint: srv.OSSURL(), Bucket: f.srcBucket, AccessKeyID: f.ossKey, AccessKeySecret: f.ossSecret})
-	if err != nil {
-		return nil, nil, err
-	}
-	dst, err := cos.New(cos.Config{Bucket: f.dstBucket, Region: "ap-guangzhou", Endpoint: srv.COSURL(), SecretID: f.cosID, SecretKey: f.cosKey})
-	if err != nil {
-		return nil, nil, err
-	}
-	return src, dst, nil
-}
-
-type migrateReport struct {
-	copied  int
-	bytes   int64
-	elapsed time.Duration
-	failed  []transfer.ObjectResult
-}
-
-// migrate lists src page by page and copies each page, retrying objects that
-// failed with a retryable error a few times. It stands in for the durable
-// Temporal job until that lands, and prints a progress line a second.
-func migrate(ctx context.Context, c *transfer.Copier, src, dst storage.Store, workers int, w io.Writer) (migrateReport, error) {
-	start := time.Now()
-	var rep migrateReport
-	var copied, bytes atomic.Int64
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				el := time.Since(start).Seconds()
-				fmt.Fprintf(w, "  %6d objects  %10s  %7.1f MiB/s\n", copied.Load(), humanBytes(bytes.Load()), float64(bytes.Load())/(1<<20)/el)
-			}
-		}
-	}()
-	opts := storage.ListOptions{}
-	for {
-		page, err := listWithRetry(ctx, src, opts)
-		if err != nil {
-			return rep, fmt.Errorf("list source: %w", err)
-		}
-		todo := page.Objects
-		for attempt := 0; len(todo) > 0 && attempt < 5; attempt++ {
-			results := c.CopyBatch(ctx, transfer.Batch{Src: src, Dst: dst, Objects: todo, Workers: workers,
-				Done: func(r transfer.ObjectResult) {
-					if r.Err == nil {
-						copied.Add(1)
-						bytes.Add(r.Size)
-					}
-				}})
-			todo = todo[:0:0]
-			for _, r := range results {
-				switch {
-				case r.Err == nil:
-				case storage.IsRetryable(r.Err) && attempt < 4:
-					todo = append(todo, storage.ObjectInfo{Key: r.Key, Size: r.Size})
-				default:
-					rep.failed = append(rep.failed, r)
-				}
-			}
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-		}
-		if page.Done {
+	fmt.Fprintf(stdout, "verified: %d of %d source objects are at the destination with the same size, CRC64 and metadata (%s end to end)\n",
+		verified, srcKeys, formatDuration(elapsed))
+	for i, p := range problems {
+		if i == 20 {
+			fmt.Fprintf(stdout, "  ... and %d more\n", len(problems)-i)
 			break
 		}
-		opts.After = page.Next
+		fmt.Fprintln(stdout, "  MISMATCH:", p)
 	}
-	rep.copied, rep.bytes, rep.elapsed = int(copied.Load()), bytes.Load(), time.Since(start)
-	return rep, nil
+	if run, err := cn.c.DescribeWorkflowExecution(ctx, id, ""); err == nil && l.srv.UIURL() != "" {
+		fmt.Fprintf(stdout, "the job in Temporal Web: %s\n", l.srv.WorkflowURL(id, run.GetWorkflowExecutionInfo().GetExecution().GetRunId()))
+	}
+	if jobErr == nil && len(problems) > 0 {
+		jobErr = fmt.Errorf("%d of %d objects are not verified", len(problems), srcKeys)
+	}
+	if *keepRunning {
+		fmt.Fprintln(stdout, "keeping the server, the Web UI and the emulators up: Ctrl-C stops")
+		<-ctx.Done()
+	}
+	return jobErr
 }
 
-// listWithRetry lists one page, retrying retryable failures with backoff.
-func listWithRetry(ctx context.Context, s storage.Store, opts storage.ListOptions) (storage.Page, error) {
-	for attempt := 1; ; attempt++ {
-		page, err := s.List(ctx, opts)
-		if err == nil || !storage.IsRetryable(err) || attempt == 5 {
-			return page, err
-		}
-		select {
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return page, ctx.Err()
-		}
+// canListen reports whether addr can be bound now.
+func canListen(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
 	}
+	ln.Close()
+	return true
 }
 
 // compareBuckets checks every source object against the destination in the

@@ -16,9 +16,12 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	m := regexp.MustCompile(`verified: (\d+) of (\d+) destination objects`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`verified: (\d+) of (\d+) source objects`).FindStringSubmatch(out.String())
 	if m == nil || m[1] != m[2] || m[2] != "301" {
 		t.Fatalf("report does not show 301 of 301 verified:\n%s", out.String())
+	}
+	if !regexp.MustCompile(`job demo-\S+: succeeded`).MatchString(out.String()) {
+		t.Errorf("the job did not succeed:\n%s", out.String())
 	}
 	if !regexp.MustCompile(`faults injected: [1-9]`).MatchString(out.String()) {
 		t.Errorf("no faults were injected:\n%s", out.String())

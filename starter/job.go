@@ -83,6 +83,8 @@ type conn struct {
 	namespace string
 	address   string
 	secure    bool // TLS or an API key: the printed CLI line needs more flags
+	// webUI links to a workflow in the Web UI, when the starter serves it.
+	webUI func(workflowID, runID string) string
 }
 
 func (c *conn) Close() { c.c.Close() }
@@ -94,6 +96,11 @@ func (f *connFlags) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err // names the file
 	}
+	return dialConfig(ctx, cfg)
+}
+
+// dialConfig connects to the Temporal server cfg names.
+func dialConfig(ctx context.Context, cfg *config.Config) (*conn, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts, err := cfg.ClientOptions(logger)
 	if errors.Is(err, config.ErrNoAddress) {

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -37,6 +38,7 @@ func (l *stringList) Set(s string) error {
 // startFlags are the start sub-command's settings.
 type startFlags struct {
 	conn             connFlags
+	serverFlags      serverFlags
 	specPath         string
 	source           string
 	destination      string
@@ -53,6 +55,7 @@ type startFlags struct {
 
 func (f *startFlags) register(fs *flag.FlagSet) {
 	f.conn.register(fs)
+	f.serverFlags.register(fs)
 	fs.StringVar(&f.specPath, "spec", "", "job spec `FILE`, a JSON migration.JobSpec (\"-\": standard input); flags override its fields")
 	fs.StringVar(&f.source, "source", "", "source `STORE[:PREFIX]` (a store named in the workers' configuration)")
 	fs.StringVar(&f.destination, "destination", "", "destination `STORE[:PREFIX]`")
@@ -167,7 +170,7 @@ func startOptions(id string, spec migration.JobSpec) client.StartWorkflowOptions
 // same id, and unless -detach watches it to its end.
 func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
-	setUsage(fs, "[flags]", "Start a migration job from a JSON spec (-spec) and/or flags, then watch it to its end\n(-detach returns at once). Starting the id of a running job attaches to it; the id of a\njob that has ended is refused. Exit status as for wait.")
+	setUsage(fs, "[flags]", "Start a migration job from a JSON spec (-spec) and/or flags, then watch it to its end\n(-detach returns at once). Starting the id of a running job attaches to it; the id of a\njob that has ended is refused. Exit status as for wait.\n\nWith temporal.address empty, start runs a Temporal server (state in -state-dir), the Web UI\nand a worker in this process: killed at any moment, the same command resumes the job.")
 	var f startFlags
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -188,7 +191,14 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("-job-id %q: must not be empty or begin or end with spaces", id)
 	}
 
-	cn, err := f.conn.dial(ctx)
+	cfg, err := config.Load(f.conn.configPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Temporal.Address == "" {
+		return startEmbedded(ctx, cfg, id, spec, f, stdout)
+	}
+	cn, err := dialConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -235,6 +245,9 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 	} else {
 		fmt.Fprintf(w, "started job %s (run %s)\n", id, run.GetRunID())
 		fmt.Fprintf(w, "  %s\n", jobSummary(spec))
+	}
+	if cn.webUI != nil {
+		fmt.Fprintf(w, "  Web UI:  %s\n", cn.webUI(id, run.GetRunID()))
 	}
 	fmt.Fprintf(w, "  watch:   %s\n", h.cmd("status", "-watch"))
 	fmt.Fprintf(w, "  wait:    %s\n", h.cmd("wait"))

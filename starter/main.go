@@ -30,12 +30,15 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "copy a generated bucket from the OSS emulator to the COS emulator and verify it", runDemo},
+		{"server", "run a Temporal server (SQLite state) and its Web UI for workers on any host", runServer},
 		{"emulator", "run the OSS and COS emulators stand-alone", runEmulator},
 		{"start", "start a migration job (or attach to the running one of that id) and watch it", runStart},
 		{"status", "show a job's progress, or its result; -watch follows it to the end", runStatus},
 		{"wait", "wait for a job to end; exit 0 succeeded, 3 completed with failures, 1 failed", runWait},
 		{"cancel", "ask a running job to stop", runCancel},
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
+		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
+		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 const (
 	pageTimeout      = time.Hour
 	largeTimeout     = 24 * time.Hour
-	heartbeatTimeout = 2 * time.Minute
+	heartbeatTimeout = 30 * time.Second
 )
 
 // Shard is the shard workflow (registered as migration.ShardWorkflow). It

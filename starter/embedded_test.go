@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/runner"
+)
+
+// asStarter makes the test binary act as the starter command when run by
+// a test as a child process, so that the tests kill a real process.
+const asStarter = "BUCKETFERRY_TEST_AS_STARTER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asStarter) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// child is the starter running as a separate process.
+type child struct {
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan error
+}
+
+func startChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], args...), out: &lockedBuffer{}, done: make(chan error, 1)}
+	c.cmd.Env = append(os.Environ(), asStarter+"=1")
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		c.done <- nil
+	})
+	return c
+}
+
+// wait waits for the child to exit and returns its exit code.
+func (c *child) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		c.done <- err
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		t.Fatalf("child: %v\n%s", err, c.out.String())
+	case <-time.After(timeout):
+		t.Fatalf("child did not finish in %s:\n%s", timeout, c.out.String())
+	}
+	return -1
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// embeddedEnv is the emulators and a config for `start` in embedded mode.
+type embeddedEnv struct {
+	emu       *emulator.Server
+	cfgPath   string
+	stateDir  string
+	address   string
+	uiAddress string
+	objects   int
+}
+
+func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
+	t.Helper()
+	emu, err := emulator.Start(emulator.Config{
+		OSSAddr: "127.0.0.1:0", COSAddr: "127.0.0.1:0",
+		OSSCredentials: map[string]string{"oss-ak": "oss-secret"},
+		COSCredentials: map[string]string{"cos-id": "cos-key"},
+		Buckets:        []string{"src", "dst-1250000000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	st, err := emulator.Generate(emu.Backend, "src", ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := embeddedEnv{emu: emu, stateDir: filepath.Join(t.TempDir(), "state"), address: freeAddr(t), uiAddress: "-", objects: st.Objects}
+	if ui {
+		e.uiAddress = freeAddr(t)
+	}
+	e.cfgPath = filepath.Join(t.TempDir(), "bucketferry.yaml")
+	yaml := fmt.Sprintf(`server:
+  stateDir: %q
+  address: %q
+  uiAddress: %q
+worker:
+  maxConcurrentActivities: 8
+  shutdownTimeout: 1s
+transfer:
+  multipartThreshold: 16MiB
+  partSize: 4MiB
+log:
+  level: info
+stores:
+  src:
+    type: oss
+    endpoint: %q
+    bucket: src
+    accessKeyId: oss-ak
+    accessKeySecret: oss-secret
+  dst:
+    type: cos
+    endpoint: %q
+    bucket: dst-1250000000
+    region: ap-guangzhou
+    secretId: cos-id
+    secretKey: cos-key
+`, e.stateDir, e.address, e.uiAddress, emu.OSSURL(), emu.COSURL())
+	if err := os.WriteFile(e.cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e embeddedEnv) startArgs(extra ...string) []string {
+	return append([]string{"start", "-config", e.cfgPath, "-source", "src", "-destination", "dst", "-shards", "4"}, extra...)
+}
+
+// TestEmbeddedSIGKILLResumes kills the single-host starter (server, Web UI
+// and worker in one process) with SIGKILL in the middle of a job and runs
+// the same command again: the job resumes from the SQLite state, ends
+// verified, and no object that was at the destination when the process
+// died is sent again.
+func TestEmbeddedSIGKILLResumes(t *testing.T) {
+	e := newEmbeddedEnv(t, emulator.DataSet{Objects: 1500, MaxSize: 64 << 10, Large: 2, LargeSize: 40 << 20, Seed: 4}, false)
+	// Slow enough for the kill to land in the middle.
+	e.emu.COSFaults.Set(emulator.FaultConfig{Latency: 5 * time.Millisecond})
+
+	first := startChild(t, e.startArgs()...)
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(e.emu.Backend.Keys("dst-1250000000")) < e.objects/3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress:\n%s", first.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t, time.Minute)
+	before := map[string]time.Time{}
+	for _, k := range e.emu.Backend.Keys("dst-1250000000") {
+		o, err := e.emu.Backend.Object("dst-1250000000", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[k] = o.LastModified
+	}
+	t.Logf("killed with %d of %d objects at the destination", len(before), e.objects)
+	if len(before) == e.objects {
+		t.Fatal("the job had finished before the kill")
+	}
+	e.emu.COSFaults.Set(emulator.FaultConfig{})
+
+	second := startChild(t, e.startArgs()...)
+	if code := second.wait(t, 4*time.Minute); code != 0 {
+		t.Fatalf("second run exited %d:\n%s", code, second.out.String())
+	}
+	out := second.out.String()
+	if !strings.Contains(out, "attached to it") || !strings.Contains(out, ": succeeded") {
+		t.Fatalf("second run did not resume the job to success:\n%s", out)
+	}
+	verified, problems := compareBuckets(e.emu.Backend, "src", "dst-1250000000")
+	if verified != e.objects || len(problems) > 0 {
+		t.Fatalf("verified %d of %d: %v", verified, e.objects, problems)
+	}
+	resent := 0
+	for k, at := range before {
+		o, err := e.emu.Backend.Object("dst-1250000000", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.LastModified.Equal(at) {
+			resent++
+		}
+	}
+	if resent > 0 {
+		t.Fatalf("%d of the %d objects copied before the kill were sent again", resent, len(before))
+	}
+}
+
+// TestEmbeddedWebUI runs `starter server` as its own process, starts a job
+// on it with a worker in another process (`start` against its address),
+// fetches the Web UI's page, and lists the job through the frontend and
+// through the UI's API.
+func TestEmbeddedWebUI(t *testing.T) {
+	e := newEmbeddedEnv(t, emulator.DataSet{Objects: 200, MaxSize: 16 << 10, Seed: 5}, true)
+	srv := startChild(t, "server", "-config", e.cfgPath)
+	ui := "http://" + e.uiAddress
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(srv.out.String(), "Web UI:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready:\n%s", srv.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A worker (here, in the test's process) and a start (in its own)
+	// connect to the server's address, as they would from other hosts.
+	t.Setenv("BUCKETFERRY_TEMPORAL_ADDRESS", e.address)
+	cfg, err := config.Load(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := client.Dial(client.Options{HostPort: e.address, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	w, err := runner.NewWorker(wc, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	start := startChild(t, "start", "-config", e.cfgPath, "-source", "src", "-destination", "dst", "-job-id", "ui-job")
+	if code := start.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("start exited %d:\n%s", code, start.out.String())
+	}
+
+	page := get(t, ui+"/")
+	if !strings.Contains(strings.ToLower(page), "<!doctype html") {
+		t.Fatalf("the UI's page is not HTML: %.300s", page)
+	}
+	api := get(t, ui+"/api/v1/namespaces/default/workflows?query="+"WorkflowType%3D%22"+migration.JobWorkflow+"%22")
+	if !strings.Contains(api, "ui-job") {
+		t.Fatalf("the UI's API does not list the job: %.500s", api)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: e.address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowType = %q", migration.JobWorkflow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetExecutions()) != 1 || list.GetExecutions()[0].GetExecution().GetWorkflowId() != "ui-job" {
+		t.Fatalf("frontend lists %v", list.GetExecutions())
+	}
+	if verified, problems := compareBuckets(e.emu.Backend, "src", "dst-1250000000"); verified != e.objects {
+		t.Fatalf("verified %d of %d: %v", verified, e.objects, problems)
+	}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	return string(b)
+}

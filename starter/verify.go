@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+	"github.com/bucketferry/bucketferry/verify"
+)
+
+// scopeFlags describe a job's scope as start takes it (a spec file and
+// flags over it), or, with -job-id, as an existing job was started.
+type scopeFlags struct {
+	conn        connFlags
+	specPath    string
+	source      string
+	destination string
+	include     stringList
+	exclude     stringList
+	conflict    string
+	shards      int
+	jobID       string
+}
+
+// register adds the flags; plan adds the ones that shape a plan, verify
+// the one naming an existing job.
+func (f *scopeFlags) register(fs *flag.FlagSet, forPlan bool) {
+	f.conn.register(fs)
+	fs.StringVar(&f.specPath, "spec", "", "job spec `FILE`, a JSON migration.JobSpec (\"-\": standard input); flags override its fields")
+	fs.StringVar(&f.source, "source", "", "source `STORE[:PREFIX]` (a store named in the configuration)")
+	fs.StringVar(&f.destination, "destination", "", "destination `STORE[:PREFIX]`")
+	fs.Var(&f.include, "include", "only keys matching this `GLOB` (repeatable; replaces the spec's list)")
+	fs.Var(&f.exclude, "exclude", "not keys matching this `GLOB` (repeatable; replaces the spec's list)")
+	if forPlan {
+		fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical")
+		fs.IntVar(&f.shards, "shards", 0, fmt.Sprintf("key-range shards to aim for (default %d)", migration.DefaultShards))
+	} else {
+		fs.StringVar(&f.jobID, "job-id", "", "take the spec from the existing job `ID` (read from its workflow history; flags still override it)")
+	}
+}
+
+// load builds the spec and loads the configuration, which resolves the
+// spec's store names.
+func (f *scopeFlags) load(ctx context.Context, fs *flag.FlagSet, stdin io.Reader) (migration.JobSpec, *config.Config, error) {
+	var (
+		spec migration.JobSpec
+		cfg  *config.Config
+		err  error
+	)
+	switch {
+	case f.jobID != "" && f.specPath != "":
+		return spec, nil, errors.New("-job-id and -spec both give the spec: use one")
+	case f.jobID != "":
+		cn, err := f.conn.dial(ctx)
+		if err != nil {
+			return spec, nil, err
+		}
+		defer cn.Close()
+		if spec, err = jobSpecOf(ctx, cn.c, f.jobID); err != nil {
+			return spec, nil, err
+		}
+		cfg = cn.cfg
+	case f.specPath != "":
+		var data []byte
+		if f.specPath == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(f.specPath)
+		}
+		if err != nil {
+			return spec, nil, fmt.Errorf("read spec: %w", err)
+		}
+		if spec, err = decodeSpec(data); err != nil {
+			return spec, nil, fmt.Errorf("spec %s: %w", f.specPath, err)
+		}
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		switch fl.Name {
+		case "source":
+			spec.Source, err = parseLocation(f.source)
+		case "destination":
+			spec.Destination, err = parseLocation(f.destination)
+		case "include":
+			spec.Filters.Include = append([]string(nil), f.include...)
+		case "exclude":
+			spec.Filters.Exclude = append([]string(nil), f.exclude...)
+		case "conflict":
+			spec.Conflict = migration.ConflictPolicy(f.conflict)
+		case "shards":
+			spec.Shards = f.shards
+		}
+		if err != nil {
+			err = fmt.Errorf("-%s: %w", fl.Name, err)
+		}
+	})
+	if err != nil {
+		return spec, nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, nil, fmt.Errorf("invalid job spec:\n%w", err)
+	}
+	if spec.Filters.Manifest != nil {
+		return spec, nil, errors.New("jobs with a manifest are not supported here yet: only listed scopes (source prefix and filters)")
+	}
+	if cfg == nil {
+		if cfg, err = config.Load(f.conn.configPath); err != nil {
+			return spec, nil, err // names the file
+		}
+	}
+	return spec, cfg, nil
+}
+
+// jobSpecOf reads the spec a job was started with from the first event of
+// its latest run: every run carries the spec, so no worker need answer.
+func jobSpecOf(ctx context.Context, c jobClient, id string) (migration.JobSpec, error) {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return migration.JobSpec{}, fmt.Errorf("job %s: empty history", id)
+	}
+	ev, err := it.Next()
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return migration.JobSpec{}, fmt.Errorf("job %q not found", id)
+	}
+	if err != nil {
+		return migration.JobSpec{}, fmt.Errorf("job %s: read history: %w", id, err)
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return migration.JobSpec{}, fmt.Errorf("job %s: history does not begin with the start event", id)
+	}
+	var in migration.JobInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+		return migration.JobSpec{}, fmt.Errorf("job %s: decode its input: %w", id, err)
+	}
+	return in.Spec, nil
+}
+
+// scope is a job's stores and key mapping, resolved from the configuration.
+type scope struct {
+	spec     migration.JobSpec
+	src, dst storage.Store
+	match    func(string) bool
+	ignore   []string
+}
+
+func resolveScope(spec migration.JobSpec, cfg *config.Config) (scope, error) {
+	s := scope{spec: spec}
+	var err error
+	if s.src, err = cfg.Store(spec.Source.Store); err != nil {
+		return s, fmt.Errorf("source store: %w", err)
+	}
+	if s.dst, err = cfg.Store(spec.Destination.Store); err != nil {
+		return s, fmt.Errorf("destination store: %w", err)
+	}
+	if s.match, err = spec.Filters.Matcher(spec.Source.Prefix); err != nil {
+		return s, err
+	}
+	// The jobs' failure logs live at the destination by default: they are
+	// not extra objects.
+	switch fl := spec.FailureLog; {
+	case fl == nil:
+		s.ignore = []string{"bucketferry-reports/"}
+	case strings.EqualFold(fl.Store, spec.Destination.Store) && fl.Prefix != "":
+		s.ignore = []string{fl.Prefix}
+	}
+	return s, nil
+}
+
+func (s scope) options(workers int) verify.Options {
+	return verify.Options{
+		Source: s.src, Destination: s.dst,
+		SourcePrefix: s.spec.Source.Prefix, DestPrefix: s.spec.Destination.Prefix,
+		Match: s.match, IgnoreDest: s.ignore, Workers: workers,
+	}
+}
+
+// runVerify compares a job's scope at source and destination.
+func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	return verifyCommand(ctx, args, os.Stdin, stdout, os.Stderr)
+}
+
+func verifyCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	setUsage(fs, "[flags]", "Compare a job's scope at source and destination without copying anything: a merge of the\n"+
+		"two sorted listings, by size and CRC64. Lists every key missing at the destination,\n"+
+		"differing, extra at the destination, or unverifiable (no CRC64 on one side; -deep reads\n"+
+		"and hashes those). Exit status: 0 everything equal, 3 differences found, 1 error.")
+	var f scopeFlags
+	f.register(fs, false)
+	deep := fs.Bool("deep", false, "read and hash the bodies of objects whose CRC64 a store does not know")
+	format := fs.String("format", "csv", "diff list `FORMAT`: csv (key,kind,dest_key,source_size,dest_size,reason with a header) or jsonl")
+	output := fs.String("output", "", "write the diff list to `FILE` (replaced only once complete) instead of standard output")
+	workers := fs.Int("workers", verify.DefaultWorkers, "HEAD requests (or -deep reads) in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("verify: unexpected arguments %q", fs.Args())
+	}
+	if *format != "csv" && *format != "jsonl" {
+		return fmt.Errorf("-format %q: want csv or jsonl", *format)
+	}
+	spec, cfg, err := f.load(ctx, fs, stdin)
+	if err != nil {
+		return err
+	}
+	sc, err := resolveScope(spec, cfg)
+	if err != nil {
+		return err
+	}
+	o := sc.options(*workers)
+	o.Deep = *deep
+
+	var rep verify.Report
+	summary := stderr
+	if *output == "" {
+		bw := bufio.NewWriter(stdout)
+		sink := newDiffSink(*format, bw)
+		rep, err = verify.Run(ctx, o, sink.write)
+		if err == nil {
+			err = sink.flush()
+		}
+		if ferr := bw.Flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("write diff list: %w", ferr)
+		}
+	} else {
+		summary = stdout
+		rep, err = verifyToFile(ctx, o, *format, *output)
+	}
+	if err != nil {
+		return err
+	}
+	printVerifySummary(summary, spec, rep, *output)
+	if n := rep.Differences(); n > 0 {
+		msg := fmt.Sprintf("verify found %s differences", formatCount(n))
+		if rep.Unverifiable > 0 && !*deep {
+			msg += " (add -deep to read the unverifiable objects)"
+		}
+		return &exitError{code: exitCompletedWithFailure, err: errors.New(msg)}
+	}
+	return nil
+}
+
+// verifyToFile writes the diff list next to path and renames it, so that
+// an interrupted run never leaves a partial list that looks complete.
+func verifyToFile(ctx context.Context, o verify.Options, format, path string) (verify.Report, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return verify.Report{}, fmt.Errorf("create output: %w", err)
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	bw := bufio.NewWriterSize(f, 256<<10)
+	sink := newDiffSink(format, bw)
+	rep, err := verify.Run(ctx, o, sink.write)
+	if err == nil {
+		err = sink.flush()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("write %s: %w", path, err)
+	}
+	return rep, nil
+}
+
+func printVerifySummary(w io.Writer, spec migration.JobSpec, r verify.Report, output string) {
+	fmt.Fprintf(w, "verified %s\n", jobSummary(spec))
+	fmt.Fprintf(w, "  source:       %s objects, %s\n", formatCount(r.SourceObjects), humanBytes(r.SourceBytes))
+	fmt.Fprintf(w, "  destination:  %s objects, %s\n", formatCount(r.DestObjects), humanBytes(r.DestBytes))
+	fmt.Fprintf(w, "  equal:        %s\n", formatCount(r.Equal))
+	fmt.Fprintf(w, "  missing:      %s (%s)\n", formatCount(r.Missing), humanBytes(r.MissingBytes))
+	fmt.Fprintf(w, "  differing:    %s (%s)\n", formatCount(r.Differing), humanBytes(r.DifferingBytes))
+	fmt.Fprintf(w, "  extra:        %s\n", formatCount(r.Extra))
+	fmt.Fprintf(w, "  unverifiable: %s (%s)\n", formatCount(r.Unverifiable), humanBytes(r.UnverifiableBytes))
+	if output != "" {
+		fmt.Fprintf(w, "  diff list:    %s\n", output)
+	}
+}
+
+// diffSink writes diffs in one output format.
+type diffSink struct {
+	csv    *csv.Writer
+	json   *json.Encoder
+	header bool
+}
+
+func newDiffSink(format string, w io.Writer) *diffSink {
+	if format == "jsonl" {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return &diffSink{json: enc}
+	}
+	return &diffSink{csv: csv.NewWriter(w)}
+}
+
+func (s *diffSink) writeHeader() error {
+	if s.csv == nil || s.header {
+		return nil
+	}
+	s.header = true
+	return s.csv.Write([]string{"key", "kind", "dest_key", "source_size", "dest_size", "reason"})
+}
+
+func (s *diffSink) write(d verify.Diff) error {
+	if s.json != nil {
+		if err := s.json.Encode(d); err != nil {
+			return fmt.Errorf("write diff list: %w", err)
+		}
+		return nil
+	}
+	if err := s.writeHeader(); err != nil {
+		return fmt.Errorf("write diff list: %w", err)
+	}
+	if err := s.csv.Write([]string{d.Key, d.Kind.String(), d.DestKey, sizeField(d.SourceSize), sizeField(d.DestSize), d.Reason}); err != nil {
+		return fmt.Errorf("write diff list: %w", err)
+	}
+	return nil
+}
+
+func (s *diffSink) flush() error {
+	if s.csv == nil {
+		return nil
+	}
+	// An empty list still gets its header.
+	if err := s.writeHeader(); err != nil {
+		return fmt.Errorf("write diff list: %w", err)
+	}
+	s.csv.Flush()
+	if err := s.csv.Error(); err != nil {
+		return fmt.Errorf("write diff list: %w", err)
+	}
+	return nil
+}
+
+// sizeField is a size for the CSV list: empty where the object is absent.
+func sizeField(n int64) string {
+	if n < 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}

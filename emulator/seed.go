@@ -37,7 +37,7 @@ var (
 	topDirs  = []string{"logs", "images", "backup", "data/raw", "data/parquet", "用户上传", "docs"}
 	subDirs  = []string{"2024", "2025/01", "2025/06", "archive", "a b", "über", "x+y", "100%"}
 	exts     = []string{".log", ".jpg", ".png", ".json", ".csv", ".parquet", ".txt", ".bin", ".gz"}
-	oddNames = []string{"report & summary", "照片 %d", "tilde~%d", "plus+%d", "percent%%41-%d", "space %d"}
+	oddNames = []string{"report & summary %d", "照片 %d", "tilde~%d", "plus+%d", "percent%%41-%d", "space %d"}
 )
 
 // Generate adds ds's objects to bucket (creating it).

@@ -119,6 +119,9 @@ type JobSpec struct {
 	// SearchAttributes turns on the custom search attributes (the starter
 	// registers them and sets this); off, nothing depends on them.
 	SearchAttributes bool `json:"searchAttributes,omitempty"`
+	// Limits are the job's initial QPS and bandwidth limits over all its
+	// workers; the UpdateSetLimits update changes them while it runs.
+	Limits Limits `json:"limits,omitzero"`
 }
 
 // Defaults for JobSpec fields left zero.
@@ -290,6 +293,8 @@ type JobState struct {
 	Started   time.Time    `json:"started"`
 	Samples   []RateSample `json:"samples,omitempty"`
 	Runs      int          `json:"runs"`
+	// Limits are the job's current limits (nil: the spec's).
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // RateSample is a point of the progress curve for rate estimates.

@@ -78,6 +78,11 @@ func (s JobSpec) Validate() error {
 	}
 	nonNegative("largeObjectBytes", s.LargeObjectBytes)
 	nonNegative("maxAttempts", int64(s.MaxAttempts))
+	if err, ok := s.Limits.Validate().(interface{ Unwrap() []error }); ok {
+		for _, e := range err.Unwrap() {
+			errs = append(errs, fmt.Errorf("spec.limits.%w", e))
+		}
+	}
 
 	return errors.Join(errs...)
 }

@@ -41,6 +41,9 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err != nil {
 		return migration.JobResult{}, fmt.Errorf("register progress query: %w", err)
 	}
+	if err := j.registerLimits(ctx); err != nil {
+		return migration.JobResult{}, err
+	}
 	j.upsert(ctx, true)
 	if in.State == nil {
 		if err := j.plan(ctx); err != nil {

@@ -37,6 +37,16 @@ type Activities struct {
 	// Logger receives structured logs with job, shard and key attributes;
 	// nil discards them.
 	Logger *slog.Logger
+	// Limits tells the job-wide limits and the workers sharing them (see
+	// limits.go); nil enforces each spec's initial limits as if this worker
+	// were alone.
+	Limits LimitSource
+	// MaxRequestsPerSecond and MaxBytesPerSecond cap this worker's requests
+	// and source body bytes over all jobs; 0 is unlimited.
+	MaxRequestsPerSecond float64
+	MaxBytesPerSecond    int64
+
+	limiters limiterSet
 }
 
 // Register registers the activities under their method names (Plan,
@@ -96,7 +106,8 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 	if err != nil {
 		return nil, fatal(fmt.Sprintf("%s is not usable on this worker: %v; define it under \"stores\" in the worker configuration", r, err), err)
 	}
-	return st, nil
+	// Paced by the throttle the activity put in its context, if any.
+	return limitedStore{st}, nil
 }
 
 func fatal(msg string, cause error) error {

@@ -32,6 +32,8 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
 	}
+	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
+	defer release()
 	obj := in.Object
 	log := a.logger().With("job", in.JobID, "shard", in.Shard, "key", obj.Key)
 	srcRole, dstRole := role{"source", spec.Source.Store}, role{"destination", spec.Destination.Store}

@@ -79,6 +79,8 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 	if err != nil {
 		return migration.CopyPageResult{}, err
 	}
+	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
+	defer release()
 	r := &pageRun{
 		a: a, in: in, spec: spec,
 		log:      a.logger().With("job", in.JobID, "shard", in.Shard.Index, "page", in.Page),

@@ -22,6 +22,8 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err != nil {
 		return migration.PlanResult{}, err
 	}
+	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
+	defer release()
 	log := a.logger().With("job", in.JobID)
 	srcRole := role{"source", spec.Source.Store}
 	dstRole := role{"destination", spec.Destination.Store}

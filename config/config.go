@@ -128,6 +128,12 @@ type Worker struct {
 	// worker stops before they are cancelled (their heartbeats let the next
 	// attempt resume).
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// MaxRequestsPerSecond caps this worker's requests to all stores, over
+	// all jobs, under the jobs' own limits; 0 means unlimited.
+	MaxRequestsPerSecond float64 `mapstructure:"maxRequestsPerSecond"`
+	// MaxBytesPerSecond caps the body bytes this worker reads from sources,
+	// over all jobs; 0 means unlimited.
+	MaxBytesPerSecond ByteSize `mapstructure:"maxBytesPerSecond"`
 }
 
 // Transfer tunes the copy engine; zero values mean the engine's defaults.

@@ -76,10 +76,13 @@ func (c *Config) Validate() error {
 		add("worker.maxConcurrentWorkflowTasks %d must be 0 (the SDK default) or at least 2 (the SDK cannot run with 1)", w.MaxConcurrentWorkflowTasks)
 	}
 	for key, r := range map[string]float64{"activitiesPerSecond": w.ActivitiesPerSecond,
-		"taskQueueActivitiesPerSecond": w.TaskQueueActivitiesPerSecond} {
+		"taskQueueActivitiesPerSecond": w.TaskQueueActivitiesPerSecond, "maxRequestsPerSecond": w.MaxRequestsPerSecond} {
 		if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 			add("worker.%s %v must be a rate of at least 0 (0 means unlimited)", key, r)
 		}
+	}
+	if w.MaxBytesPerSecond < 0 {
+		add("worker.maxBytesPerSecond %d must not be negative (0 means unlimited)", w.MaxBytesPerSecond)
 	}
 	if w.ShutdownTimeout < 0 {
 		add("worker.shutdownTimeout %v must not be negative", w.ShutdownTimeout)

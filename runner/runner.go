@@ -41,6 +41,10 @@ func NewWorker(c client.Client, cfg *config.Config, logger *slog.Logger) (worker
 	}
 	w := worker.New(c, migration.TaskQueue, cfg.WorkerOptions())
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{Stores: cfg, Copier: copier, Logger: logger})
+	activities.Register(w, &activities.Activities{Stores: cfg, Copier: copier, Logger: logger,
+		Limits:               activities.TemporalLimits{Client: c},
+		MaxRequestsPerSecond: cfg.Worker.MaxRequestsPerSecond,
+		MaxBytesPerSecond:    int64(cfg.Worker.MaxBytesPerSecond),
+	})
 	return w, nil
 }

@@ -1,0 +1,462 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/time/rate"
+
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+)
+
+// How a worker follows a job's limits: every refreshEvery it asks the job
+// for its limits and the server for the workers polling the task queue,
+// and takes limit/N as its share. A job none of whose activities ran for
+// idleAfter is forgotten.
+const (
+	refreshEvery   = 2 * time.Second
+	refreshTimeout = 5 * time.Second
+	idleAfter      = 30 * time.Second
+	// pollerFresh: a worker that polled the task queue this recently is
+	// counted among the job's workers.
+	pollerFresh = time.Minute
+	// minByteBurst bounds the chunks body bytes are paced in.
+	minByteBurst = 32 << 10
+)
+
+// limiterSet holds the limiters of one worker: one per job with running
+// activities, and the worker's own caps. Its zero value is ready.
+type limiterSet struct {
+	mu   sync.Mutex
+	jobs map[string]*jobLimiter
+	caps *pace // the worker's caps, over all jobs; made on first use
+}
+
+// pace is a pair of token buckets: requests and body bytes. A nil bucket
+// does not limit.
+type pace struct {
+	reqs  *rate.Limiter
+	bytes *rate.Limiter
+}
+
+// jobLimiter paces the requests and bytes of one job on this worker at its
+// share of the job-wide limits.
+type jobLimiter struct {
+	job   string
+	pace  pace
+	ready chan struct{} // closed after the first refresh
+
+	mu       sync.Mutex
+	active   int // activities of the job running here
+	lastUsed time.Time
+	limits   migration.Limits
+	workers  int
+}
+
+// throttled is what an activity puts in its context for the stores to
+// pace themselves by.
+type throttled struct {
+	job  *jobLimiter
+	caps *pace
+}
+
+type throttleKey struct{}
+
+// LimitSource tells a worker a job's current limits and how many workers
+// share them.
+type LimitSource interface {
+	JobLimits(ctx context.Context, jobID string) (migration.Limits, error)
+	Workers(ctx context.Context) (int, error)
+}
+
+// TemporalLimits is a worker's LimitSource: it queries the job workflow
+// (migration.QueryLimits) and counts the workers polling the task queue.
+type TemporalLimits struct {
+	Client client.Client
+}
+
+// JobLimits asks the job for its current limits.
+func (s TemporalLimits) JobLimits(ctx context.Context, jobID string) (migration.Limits, error) {
+	var l migration.Limits
+	v, err := s.Client.QueryWorkflow(ctx, jobID, "", migration.QueryLimits)
+	if err != nil {
+		return l, fmt.Errorf("query the limits of job %s: %w", jobID, err)
+	}
+	if err := v.Get(&l); err != nil {
+		return l, fmt.Errorf("decode the limits of job %s: %w", jobID, err)
+	}
+	return l, nil
+}
+
+// Workers counts the workers that polled the task queue for activities
+// within the last minute.
+func (s TemporalLimits) Workers(ctx context.Context) (int, error) { return countWorkers(ctx, s.Client) }
+
+// throttle makes the stores resolved by the activity pace its requests and
+// source bytes at this worker's share of the job's limits (initial until
+// the job answers, or for good without a.Limits) and under the worker's
+// caps. Call release when the activity ends.
+func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
+	s := &a.limiters
+	s.mu.Lock()
+	if s.caps == nil {
+		s.caps = &pace{}
+		if a.MaxRequestsPerSecond > 0 {
+			s.caps.reqs = rate.NewLimiter(rate.Limit(a.MaxRequestsPerSecond), requestBurst(a.MaxRequestsPerSecond))
+		}
+		if a.MaxBytesPerSecond > 0 {
+			s.caps.bytes = rate.NewLimiter(rate.Limit(a.MaxBytesPerSecond), byteBurst(float64(a.MaxBytesPerSecond)))
+		}
+	}
+	caps := s.caps
+	if jobID == "" {
+		s.mu.Unlock()
+		return context.WithValue(ctx, throttleKey{}, &throttled{caps: caps}), func() {}
+	}
+	if s.jobs == nil {
+		s.jobs = map[string]*jobLimiter{}
+	}
+	l, ok := s.jobs[jobID]
+	if !ok {
+		l = &jobLimiter{
+			job:   jobID,
+			pace:  pace{reqs: rate.NewLimiter(rate.Inf, 1), bytes: rate.NewLimiter(rate.Inf, minByteBurst)},
+			ready: make(chan struct{}),
+		}
+		s.jobs[jobID] = l
+	}
+	l.mu.Lock()
+	l.active++
+	l.mu.Unlock()
+	s.mu.Unlock()
+
+	if !ok {
+		l.apply(initial, 1, time.Now())
+		if a.Limits != nil {
+			l.refresh(ctx, a.Limits, a.logger())
+			go s.follow(l, a.Limits, a.logger())
+		}
+		close(l.ready)
+	}
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+	}
+	release := func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.active--
+		l.lastUsed = time.Now()
+	}
+	return context.WithValue(ctx, throttleKey{}, &throttled{job: l, caps: caps}), release
+}
+
+// follow refreshes a job's limiter until no activity of the job has run
+// here for idleAfter.
+func (s *limiterSet) follow(l *jobLimiter, src LimitSource, log *slog.Logger) {
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for range t.C {
+		s.mu.Lock()
+		l.mu.Lock()
+		idle := l.active == 0 && time.Since(l.lastUsed) > idleAfter
+		l.mu.Unlock()
+		if idle {
+			delete(s.jobs, l.job)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		l.refresh(context.Background(), src, log)
+	}
+}
+
+// refresh learns the job's limits and the number of workers, and applies
+// the share. What cannot be learnt keeps its last value.
+func (l *jobLimiter) refresh(ctx context.Context, src LimitSource, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+	defer cancel()
+	l.mu.Lock()
+	limits, workers := l.limits, l.workers
+	l.mu.Unlock()
+	if got, err := src.JobLimits(ctx, l.job); err != nil {
+		log.Warn("job limits unknown, keeping the last ones", "job", l.job, "error", err)
+	} else {
+		limits = got
+	}
+	if n, err := src.Workers(ctx); err != nil {
+		log.Warn("workers of the task queue unknown, keeping the last count", "job", l.job, "error", err)
+	} else {
+		workers = n
+	}
+	l.apply(limits, workers, time.Now())
+}
+
+// apply sets the buckets to 1/workers of limits as they stand at now.
+func (l *jobLimiter) apply(limits migration.Limits, workers int, now time.Time) {
+	l.mu.Lock()
+	l.limits, l.workers = limits, max(workers, 1)
+	n := float64(l.workers)
+	l.mu.Unlock()
+	setRate(l.pace.reqs, limits.QPS/n, requestBurst)
+	setRate(l.pace.bytes, float64(limits.BandwidthAt(now))/n, byteBurst)
+}
+
+// share reports the rates the limiter runs at (0: unlimited).
+func (l *jobLimiter) share() (qps, bytesPerSecond float64, workers int) {
+	l.mu.Lock()
+	workers = l.workers
+	l.mu.Unlock()
+	rateOf := func(r *rate.Limiter) float64 {
+		if r.Limit() == rate.Inf {
+			return 0
+		}
+		return float64(r.Limit())
+	}
+	return rateOf(l.pace.reqs), rateOf(l.pace.bytes), workers
+}
+
+func setRate(r *rate.Limiter, perSecond float64, burst func(float64) int) {
+	if perSecond <= 0 || math.IsInf(perSecond, 0) || math.IsNaN(perSecond) {
+		r.SetLimit(rate.Inf)
+		return
+	}
+	r.SetBurst(burst(perSecond))
+	r.SetLimit(rate.Limit(perSecond))
+}
+
+// requestBurst lets a twentieth of a second's requests through at once,
+// at least one: enough for many goroutines, too little to skew a rate.
+func requestBurst(perSecond float64) int { return max(1, int(perSecond/20)) }
+
+func byteBurst(perSecond float64) int { return max(minByteBurst, int(perSecond/20)) }
+
+// countWorkers counts the workers that polled the task queue for activities
+// within pollerFresh, over all its partitions.
+func countWorkers(ctx context.Context, c client.Client) (int, error) {
+	seen := map[string]bool{}
+	fresh := func(identity string, at time.Time) {
+		if identity != "" && (at.IsZero() || time.Since(at) < pollerFresh) {
+			seen[identity] = true
+		}
+	}
+	//lint:ignore SA1019 the enhanced mode is the one that covers every partition
+	d, err := c.DescribeTaskQueueEnhanced(ctx, client.DescribeTaskQueueEnhancedOptions{ //nolint:staticcheck
+		TaskQueue:      migration.TaskQueue,
+		TaskQueueTypes: []client.TaskQueueType{client.TaskQueueTypeActivity},
+		ReportPollers:  true,
+	})
+	if err == nil {
+		for _, v := range d.VersionsInfo {
+			for _, p := range v.TypesInfo[client.TaskQueueTypeActivity].Pollers {
+				fresh(p.Identity, p.LastAccessTime)
+			}
+		}
+		if len(seen) > 0 {
+			return len(seen), nil
+		}
+	}
+	// The root partition only: a fair sample once workers have polled for
+	// a while.
+	resp, lerr := c.DescribeTaskQueue(ctx, migration.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+	if lerr != nil {
+		if err != nil {
+			return 0, err
+		}
+		return 0, lerr
+	}
+	for _, p := range resp.GetPollers() {
+		fresh(p.GetIdentity(), p.GetLastAccessTime().AsTime())
+	}
+	return len(seen), nil
+}
+
+// throttleOf returns the pacing an activity put in ctx, or nil.
+func throttleOf(ctx context.Context) *throttled {
+	t, _ := ctx.Value(throttleKey{}).(*throttled)
+	return t
+}
+
+// request waits for the right to send one request.
+func (t *throttled) request(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	if t.job != nil {
+		if err := waitN(ctx, t.job.pace.reqs, 1); err != nil {
+			return err
+		}
+	}
+	return waitN(ctx, t.caps.reqs, 1)
+}
+
+// bodyBytes waits for the right to have read n more body bytes.
+func (t *throttled) bodyBytes(ctx context.Context, n int) error {
+	if t == nil {
+		return nil
+	}
+	if t.job != nil {
+		if err := waitN(ctx, t.job.pace.bytes, n); err != nil {
+			return err
+		}
+	}
+	return waitN(ctx, t.caps.bytes, n)
+}
+
+func (t *throttled) limitsBytes() bool {
+	if t == nil {
+		return false
+	}
+	return (t.job != nil && t.job.pace.bytes.Limit() != rate.Inf) || t.caps.bytes != nil
+}
+
+// waitN takes n tokens from r, in chunks of at most its burst, sleeping as
+// needed; only the context ends a wait early (no deadline guesswork as in
+// rate.Limiter.WaitN, whose errors would read as failed requests).
+func waitN(ctx context.Context, r *rate.Limiter, n int) error {
+	if r == nil {
+		return nil
+	}
+	for n > 0 {
+		if r.Limit() == rate.Inf {
+			return nil
+		}
+		chunk := min(n, max(r.Burst(), 1))
+		res := r.ReserveN(time.Now(), chunk)
+		if !res.OK() {
+			continue // the burst changed meanwhile
+		}
+		if d := res.Delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				res.Cancel()
+				return ctx.Err()
+			}
+		}
+		n -= chunk
+	}
+	return nil
+}
+
+// limitedStore paces every request of an activity (and the body bytes it
+// reads) by the throttle in the request's context; without one it passes
+// straight through.
+type limitedStore struct {
+	storage.Store
+}
+
+func (s limitedStore) List(ctx context.Context, opts storage.ListOptions) (storage.Page, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return storage.Page{}, err
+	}
+	return s.Store.List(ctx, opts)
+}
+
+func (s limitedStore) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	return s.Store.Head(ctx, key)
+}
+
+func (s limitedStore) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	t := throttleOf(ctx)
+	if err := t.request(ctx); err != nil {
+		return nil, storage.ObjectInfo{}, err
+	}
+	rc, info, err := s.Store.Get(ctx, key, rng)
+	if err != nil || !t.limitsBytes() {
+		return rc, info, err
+	}
+	return &limitedReader{ctx: ctx, t: t, rc: rc}, info, nil
+}
+
+func (s limitedStore) Put(ctx context.Context, key string, r io.Reader, size int64, meta storage.Metadata) (storage.PutResult, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return storage.PutResult{}, err
+	}
+	return s.Store.Put(ctx, key, r, size, meta)
+}
+
+func (s limitedStore) Delete(ctx context.Context, key string) error {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return err
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+func (s limitedStore) InitMultipart(ctx context.Context, key string, meta storage.Metadata) (string, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return "", err
+	}
+	return s.Store.InitMultipart(ctx, key, meta)
+}
+
+func (s limitedStore) UploadPart(ctx context.Context, key, uploadID string, n int, r io.Reader, size int64) (storage.Part, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return storage.Part{}, err
+	}
+	return s.Store.UploadPart(ctx, key, uploadID, n, r, size)
+}
+
+func (s limitedStore) ListParts(ctx context.Context, key, uploadID string) ([]storage.Part, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.ListParts(ctx, key, uploadID)
+}
+
+func (s limitedStore) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) (storage.PutResult, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return storage.PutResult{}, err
+	}
+	return s.Store.CompleteMultipart(ctx, key, uploadID, parts)
+}
+
+func (s limitedStore) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return err
+	}
+	return s.Store.AbortMultipart(ctx, key, uploadID)
+}
+
+func (s limitedStore) ListUploads(ctx context.Context, prefix string) ([]storage.Upload, error) {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.ListUploads(ctx, prefix)
+}
+
+// limitedReader paces the body bytes of a GET: each read is at most a
+// burst, and waits for its bytes before returning.
+type limitedReader struct {
+	ctx context.Context
+	t   *throttled
+	rc  io.ReadCloser
+}
+
+func (r *limitedReader) Read(p []byte) (int, error) {
+	if len(p) > minByteBurst {
+		p = p[:minByteBurst]
+	}
+	n, err := r.rc.Read(p)
+	if n > 0 {
+		if werr := r.t.bodyBytes(r.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+func (r *limitedReader) Close() error { return r.rc.Close() }

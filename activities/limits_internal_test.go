@@ -1,0 +1,201 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+)
+
+// fakeStore answers Head and Get from memory and counts them.
+type fakeStore struct {
+	storage.Store // nil: other calls are not expected
+	heads         atomic.Int64
+	body          []byte
+}
+
+func (f *fakeStore) Name() string { return "fake://" }
+
+func (f *fakeStore) Head(context.Context, string) (storage.ObjectInfo, error) {
+	f.heads.Add(1)
+	return storage.ObjectInfo{}, nil
+}
+
+func (f *fakeStore) Get(context.Context, string, storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	return io.NopCloser(bytes.NewReader(f.body)), storage.ObjectInfo{Size: int64(len(f.body))}, nil
+}
+
+// fakeSource is a LimitSource whose answers the test changes.
+type fakeSource struct {
+	mu      sync.Mutex
+	limits  migration.Limits
+	workers int
+	err     error
+	queries int
+}
+
+func (s *fakeSource) set(l migration.Limits, workers int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits, s.workers = l, workers
+}
+
+func (s *fakeSource) JobLimits(context.Context, string) (migration.Limits, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries++
+	return s.limits, s.err
+}
+
+func (s *fakeSource) Workers(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.workers, s.err
+}
+
+// hammer calls Head from many goroutines for d and returns the calls made.
+func hammer(ctx context.Context, st storage.Store, d time.Duration) int64 {
+	var n atomic.Int64
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for {
+				if _, err := st.Head(ctx, "k"); err != nil || ctx.Err() != nil {
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return n.Load()
+}
+
+func within(got, want, tolerance float64) bool {
+	return got >= want*(1-tolerance) && got <= want*(1+tolerance)
+}
+
+// TestThrottleSharesTheJobLimit: a worker runs at the job's QPS divided by
+// the workers counted, follows a change of the limit on refresh, and stops
+// limiting when the limit is lifted.
+func TestThrottleSharesTheJobLimit(t *testing.T) {
+	src := &fakeSource{limits: migration.Limits{QPS: 300}, workers: 3}
+	a := &Activities{Limits: src}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 1}) // the job's answer wins
+	defer release()
+	st := limitedStore{&fakeStore{}}
+	l := throttleOf(ctx).job
+	if qps, _, n := l.share(); qps != 100 || n != 3 {
+		t.Fatalf("share %v qps over %d workers, want 100 over 3", qps, n)
+	}
+	// Start from an empty bucket so the burst does not count.
+	got := float64(hammer(ctx, st, time.Second))
+	if !within(got, 100, 0.1) {
+		t.Errorf("%v requests in 1s at a 100/s share", got)
+	}
+
+	src.set(migration.Limits{QPS: 600}, 2)
+	l.refresh(ctx, src, a.logger())
+	if qps, _, _ := l.share(); qps != 300 {
+		t.Fatalf("after the change the share is %v, want 300", qps)
+	}
+	got = float64(hammer(ctx, st, 500*time.Millisecond))
+	if !within(got, 150, 0.15) {
+		t.Errorf("%v requests in 0.5s at a 300/s share", got)
+	}
+
+	src.set(migration.Limits{}, 2)
+	l.refresh(ctx, src, a.logger())
+	if got := hammer(ctx, st, 100*time.Millisecond); got < 1000 {
+		t.Errorf("only %d requests in 0.1s with no limit", got)
+	}
+}
+
+// TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer: a failed refresh
+// changes nothing.
+func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
+	src := &fakeSource{limits: migration.Limits{QPS: 40}, workers: 2}
+	a := &Activities{Limits: src}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
+	defer release()
+	l := throttleOf(ctx).job
+	src.mu.Lock()
+	src.err = errors.New("unavailable")
+	src.mu.Unlock()
+	l.refresh(ctx, src, a.logger())
+	if qps, _, n := l.share(); qps != 20 || n != 2 {
+		t.Errorf("share %v over %d after a failed refresh, want 20 over 2", qps, n)
+	}
+	// A second activity of the job shares the limiter and asks nothing.
+	ctx2, release2 := a.throttle(context.Background(), "job", migration.Limits{})
+	defer release2()
+	if throttleOf(ctx2).job != l || src.queries != 2 {
+		t.Errorf("second activity: own limiter %v, %d queries", throttleOf(ctx2).job != l, src.queries)
+	}
+}
+
+// TestThrottlePacesBodyBytes: a GET's body is read at the bandwidth share.
+func TestThrottlePacesBodyBytes(t *testing.T) {
+	a := &Activities{} // no source: the spec's limits, one worker
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 4 << 20})
+	defer release()
+	st := limitedStore{&fakeStore{body: make([]byte, 2<<20)}}
+	start := time.Now()
+	rc, _, err := st.Get(ctx, "k", storage.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, rc)
+	if err != nil || n != 2<<20 {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	// 2 MiB at 4 MiB/s, less the first burst.
+	if el := time.Since(start); el < 400*time.Millisecond || el > 700*time.Millisecond {
+		t.Errorf("2 MiB read in %v at 4 MiB/s, want about 0.5s", el)
+	}
+}
+
+// TestThrottleWorkerCap: the worker's cap holds over all jobs together.
+func TestThrottleWorkerCap(t *testing.T) {
+	a := &Activities{MaxRequestsPerSecond: 100}
+	ctx1, r1 := a.throttle(context.Background(), "job-a", migration.Limits{})
+	defer r1()
+	ctx2, r2 := a.throttle(context.Background(), "job-b", migration.Limits{})
+	defer r2()
+	st := limitedStore{&fakeStore{}}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, ctx := range []context.Context{ctx1, ctx2} {
+		wg.Go(func() { total.Add(hammer(ctx, st, time.Second)) })
+	}
+	wg.Wait()
+	if got := float64(total.Load()); !within(got, 100, 0.1) {
+		t.Errorf("%v requests in 1s over two jobs under a 100/s cap", got)
+	}
+}
+
+// TestThrottleWaitEndsWithTheContext: a paced request gives up with the
+// context's error, not a rate error that would read as a failed request.
+func TestThrottleWaitEndsWithTheContext(t *testing.T) {
+	a := &Activities{}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 0.5})
+	defer release()
+	st := limitedStore{&fakeStore{}}
+	if _, err := st.Head(ctx, "k"); err != nil { // the burst
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := st.Head(cctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wait ended with %v, want the context's deadline", err)
+	}
+}

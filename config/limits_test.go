@@ -23,12 +23,12 @@ func TestWorkerCaps(t *testing.T) {
 	if c.Worker.MaxRequestsPerSecond != 20.5 || c.Worker.MaxBytesPerSecond != 10*MiB {
 		t.Errorf("caps %v rps, %v B/s", c.Worker.MaxRequestsPerSecond, c.Worker.MaxBytesPerSecond)
 	}
-	t.Setenv("BUCKETFERRY_WORKER_MAXBYTESPERSECOND", "1MiB")
-	if c, err = Load(write("worker:\n  maxRequestsPerSecond: 0\n")); err != nil || c.Worker.MaxBytesPerSecond != MiB {
-		t.Errorf("environment override: %v, %v", c, err)
-	}
 	_, err = Load(write("worker:\n  maxRequestsPerSecond: -1\n  maxBytesPerSecond: -5\n"))
 	if err == nil || !strings.Contains(err.Error(), "worker.maxRequestsPerSecond") || !strings.Contains(err.Error(), "worker.maxBytesPerSecond") {
 		t.Errorf("negative caps: %v", err)
+	}
+	t.Setenv("BUCKETFERRY_WORKER_MAXBYTESPERSECOND", "1MiB")
+	if c, err = Load(write("worker:\n  maxRequestsPerSecond: 0\n")); err != nil || c.Worker.MaxBytesPerSecond != MiB {
+		t.Errorf("environment override: %v, %v", c, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -40,11 +41,13 @@ type limiterSet struct {
 	caps *pace // the worker's caps, over all jobs; made on first use
 }
 
-// pace is a pair of token buckets: requests and body bytes. A nil bucket
-// does not limit.
+// pace is a pair of token buckets: requests and body bytes. No bucket
+// (nil) does not limit. A changed rate gets a new bucket: waiters
+// holding reservations of the old one take new ones, so that the queue of
+// reservations made at the old rate does not outlast the change.
 type pace struct {
-	reqs  *rate.Limiter
-	bytes *rate.Limiter
+	reqs  atomic.Pointer[rate.Limiter]
+	bytes atomic.Pointer[rate.Limiter]
 }
 
 // jobLimiter paces the requests and bytes of one job on this worker at its
@@ -109,12 +112,8 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	s.mu.Lock()
 	if s.caps == nil {
 		s.caps = &pace{}
-		if a.MaxRequestsPerSecond > 0 {
-			s.caps.reqs = rate.NewLimiter(rate.Limit(a.MaxRequestsPerSecond), requestBurst(a.MaxRequestsPerSecond))
-		}
-		if a.MaxBytesPerSecond > 0 {
-			s.caps.bytes = rate.NewLimiter(rate.Limit(a.MaxBytesPerSecond), byteBurst(float64(a.MaxBytesPerSecond)))
-		}
+		setRate(&s.caps.reqs, a.MaxRequestsPerSecond, requestBurst)
+		setRate(&s.caps.bytes, float64(a.MaxBytesPerSecond), byteBurst)
 	}
 	caps := s.caps
 	if jobID == "" {
@@ -128,7 +127,6 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	if !ok {
 		l = &jobLimiter{
 			job:   jobID,
-			pace:  pace{reqs: rate.NewLimiter(rate.Inf, 1), bytes: rate.NewLimiter(rate.Inf, minByteBurst)},
 			ready: make(chan struct{}),
 		}
 		s.jobs[jobID] = l
@@ -206,8 +204,8 @@ func (l *jobLimiter) apply(limits migration.Limits, workers int, now time.Time) 
 	l.limits, l.workers = limits, max(workers, 1)
 	n := float64(l.workers)
 	l.mu.Unlock()
-	setRate(l.pace.reqs, limits.QPS/n, requestBurst)
-	setRate(l.pace.bytes, float64(limits.BandwidthAt(now))/n, byteBurst)
+	setRate(&l.pace.reqs, limits.QPS/n, requestBurst)
+	setRate(&l.pace.bytes, float64(limits.BandwidthAt(now))/n, byteBurst)
 }
 
 // share reports the rates the limiter runs at (0: unlimited).
@@ -215,22 +213,26 @@ func (l *jobLimiter) share() (qps, bytesPerSecond float64, workers int) {
 	l.mu.Lock()
 	workers = l.workers
 	l.mu.Unlock()
-	rateOf := func(r *rate.Limiter) float64 {
-		if r.Limit() == rate.Inf {
-			return 0
+	rateOf := func(p *atomic.Pointer[rate.Limiter]) float64 {
+		if r := p.Load(); r != nil {
+			return float64(r.Limit())
 		}
-		return float64(r.Limit())
+		return 0
 	}
-	return rateOf(l.pace.reqs), rateOf(l.pace.bytes), workers
+	return rateOf(&l.pace.reqs), rateOf(&l.pace.bytes), workers
 }
 
-func setRate(r *rate.Limiter, perSecond float64, burst func(float64) int) {
+// setRate makes p pace at perSecond (<= 0: not at all), with a new bucket
+// when the rate changes.
+func setRate(p *atomic.Pointer[rate.Limiter], perSecond float64, burst func(float64) int) {
 	if perSecond <= 0 || math.IsInf(perSecond, 0) || math.IsNaN(perSecond) {
-		r.SetLimit(rate.Inf)
+		p.Store(nil)
 		return
 	}
-	r.SetBurst(burst(perSecond))
-	r.SetLimit(rate.Limit(perSecond))
+	if cur := p.Load(); cur != nil && float64(cur.Limit()) == perSecond {
+		return
+	}
+	p.Store(rate.NewLimiter(rate.Limit(perSecond), burst(perSecond)))
 }
 
 // requestBurst lets a twentieth of a second's requests through at once,
@@ -291,11 +293,11 @@ func (t *throttled) request(ctx context.Context) error {
 		return nil
 	}
 	if t.job != nil {
-		if err := waitN(ctx, t.job.pace.reqs, 1); err != nil {
+		if err := waitN(ctx, &t.job.pace.reqs, 1); err != nil {
 			return err
 		}
 	}
-	return waitN(ctx, t.caps.reqs, 1)
+	return waitN(ctx, &t.caps.reqs, 1)
 }
 
 // bodyBytes waits for the right to have read n more body bytes.
@@ -304,49 +306,71 @@ func (t *throttled) bodyBytes(ctx context.Context, n int) error {
 		return nil
 	}
 	if t.job != nil {
-		if err := waitN(ctx, t.job.pace.bytes, n); err != nil {
+		if err := waitN(ctx, &t.job.pace.bytes, n); err != nil {
 			return err
 		}
 	}
-	return waitN(ctx, t.caps.bytes, n)
+	return waitN(ctx, &t.caps.bytes, n)
 }
 
 func (t *throttled) limitsBytes() bool {
 	if t == nil {
 		return false
 	}
-	return (t.job != nil && t.job.pace.bytes.Limit() != rate.Inf) || t.caps.bytes != nil
+	return (t.job != nil && t.job.pace.bytes.Load() != nil) || t.caps.bytes.Load() != nil
 }
 
-// waitN takes n tokens from r, in chunks of at most its burst, sleeping as
-// needed; only the context ends a wait early (no deadline guesswork as in
-// rate.Limiter.WaitN, whose errors would read as failed requests).
-func waitN(ctx context.Context, r *rate.Limiter, n int) error {
-	if r == nil {
-		return nil
-	}
+// waitN takes n tokens from the bucket p holds, in chunks of at most its
+// burst. It sleeps in short steps so that a bucket replaced meanwhile (the
+// rate changed) is noticed: the reservation is given back and taken anew
+// at the new rate. Only the context ends a wait early (rate.Limiter.WaitN
+// also refuses waits past the deadline, with errors that would read as
+// failed requests).
+func waitN(ctx context.Context, p *atomic.Pointer[rate.Limiter], n int) error {
 	for n > 0 {
-		if r.Limit() == rate.Inf {
+		r := p.Load()
+		if r == nil {
 			return nil
 		}
 		chunk := min(n, max(r.Burst(), 1))
 		res := r.ReserveN(time.Now(), chunk)
 		if !res.OK() {
-			continue // the burst changed meanwhile
+			continue
 		}
-		if d := res.Delay(); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				res.Cancel()
-				return ctx.Err()
-			}
+		if err := sleepFor(ctx, res, p, r); err != nil {
+			return err
+		}
+		if p.Load() != r {
+			continue // taken anew from the new bucket
 		}
 		n -= chunk
 	}
 	return nil
+}
+
+// sleepFor waits out a reservation of r, waking every waitStep to see
+// whether p still holds r; if not it gives the reservation back.
+func sleepFor(ctx context.Context, res *rate.Reservation, p *atomic.Pointer[rate.Limiter], r *rate.Limiter) error {
+	const waitStep = 200 * time.Millisecond
+	wake := time.Now().Add(res.Delay())
+	for {
+		d := time.Until(wake)
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(min(d, waitStep))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			res.Cancel()
+			return ctx.Err()
+		}
+		if p.Load() != r {
+			res.Cancel()
+			return nil
+		}
+	}
 }
 
 // limitedStore paces every request of an activity (and the body bytes it
@@ -376,7 +400,7 @@ func (s limitedStore) Get(ctx context.Context, key string, rng storage.Range) (i
 		return nil, storage.ObjectInfo{}, err
 	}
 	rc, info, err := s.Store.Get(ctx, key, rng)
-	if err != nil || !t.limitsBytes() {
+	if err != nil || t == nil {
 		return rc, info, err
 	}
 	return &limitedReader{ctx: ctx, t: t, rc: rc}, info, nil
@@ -438,8 +462,9 @@ func (s limitedStore) ListUploads(ctx context.Context, prefix string) ([]storage
 	return s.Store.ListUploads(ctx, prefix)
 }
 
-// limitedReader paces the body bytes of a GET: each read is at most a
-// burst, and waits for its bytes before returning.
+// limitedReader paces the body bytes of a GET, whenever a bandwidth limit
+// is in force: reads are then at most minByteBurst, each waiting for its
+// bytes before it returns.
 type limitedReader struct {
 	ctx context.Context
 	t   *throttled
@@ -447,6 +472,9 @@ type limitedReader struct {
 }
 
 func (r *limitedReader) Read(p []byte) (int, error) {
+	if !r.t.limitsBytes() {
+		return r.rc.Read(p)
+	}
 	if len(p) > minByteBurst {
 		p = p[:minByteBurst]
 	}

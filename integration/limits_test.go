@@ -1,0 +1,203 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/bucketferry/bucketferry/activities"
+	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/runner"
+)
+
+// startWorkers runs n workers, each with its own identity (and so its own
+// share of a job's limits), on the harness's server.
+func (h *harness) startWorkers(t *testing.T, n int) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	for i := range n {
+		cfg := *h.cfg
+		cfg.Worker.Identity = "limits-worker-" + string(rune('a'+i))
+		w, err := runner.NewWorker(h.c, &cfg, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+	}
+}
+
+// sample is what both front ends have served so far.
+type sample struct {
+	at       time.Time
+	requests int64
+	srcBytes int64
+}
+
+func (h *harness) sample() sample {
+	oss, cos := h.emu.OSSFaults.Stats(), h.emu.COSFaults.Stats()
+	return sample{at: time.Now(), requests: oss.Requests + cos.Requests, srcBytes: oss.BytesOut}
+}
+
+// measure returns the requests and source bytes per second over d.
+func (h *harness) measure(d time.Duration) (rps, bps float64) {
+	a := h.sample()
+	time.Sleep(d)
+	b := h.sample()
+	s := b.at.Sub(a.at).Seconds()
+	return float64(b.requests-a.requests) / s, float64(b.srcBytes-a.srcBytes) / s
+}
+
+func (h *harness) setLimits(t *testing.T, job string, u migration.LimitsUpdate) migration.Limits {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	handle, err := h.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: job, UpdateName: migration.UpdateSetLimits, Args: []any{u},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		t.Fatalf("update limits of %s: %v", job, err)
+	}
+	var l migration.Limits
+	if err := handle.Get(ctx, &l); err != nil {
+		t.Fatalf("update limits of %s: %v", job, err)
+	}
+	return l
+}
+
+// waitStarted waits until the job has written something.
+func (h *harness) waitStarted(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.emu.Backend.Keys(dstBucket)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the job copied nothing in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func assertNear(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	t.Logf("%s: %.1f/s (limit %.1f/s, %+.1f%%)", what, got, want, 100*(got-want)/want)
+	if got < want*0.9 || got > want*1.1 {
+		t.Errorf("%s: measured %.1f/s, want within 10%% of %.1f/s", what, got, want)
+	}
+}
+
+// TestJobQPSLimitAcrossThreeWorkers: a QPS limit of 50 on a job run by
+// three workers holds at the emulators (both front ends together) within
+// 10 %; raised to 100 by the setLimits update while the job runs, the rate
+// follows within seconds; lifted, the job runs to the end, verified.
+func TestJobQPSLimitAcrossThreeWorkers(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 3000, MaxSize: 2 << 10, Seed: 21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startWorkers(t, 3)
+	spec := baseSpec()
+	spec.PageSize = 50
+	spec.Concurrency.Shards = 12
+	spec.Limits = migration.Limits{QPS: 50}
+	run := h.startJob(t, "job-qps", spec)
+	h.waitStarted(t)
+
+	time.Sleep(4 * time.Second) // every worker has its share
+	rps, _ := h.measure(10 * time.Second)
+	assertNear(t, "requests at QPS 50", rps, 50)
+
+	qps := 100.0
+	if l := h.setLimits(t, run.GetID(), migration.LimitsUpdate{QPS: &qps}); l.QPS != 100 {
+		t.Fatalf("update answered %+v", l)
+	}
+	time.Sleep(3 * time.Second)
+	rps, _ = h.measure(8 * time.Second)
+	assertNear(t, "requests after raising the limit to 100", rps, 100)
+
+	unlimited := 0.0
+	h.setLimits(t, run.GetID(), migration.LimitsUpdate{QPS: &unlimited})
+	res, err := h.wait(t, run, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(st.Objects) {
+		t.Fatalf("status %q, copied %d of %d", res.Status, res.Counts.Copied, st.Objects)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+}
+
+// TestJobBandwidthLimitAcrossThreeWorkers: a bandwidth limit of 4 MiB/s on
+// a job run by three workers holds at the source within 10 %, and a raise
+// to 8 MiB/s takes effect while the job runs.
+func TestJobBandwidthLimitAcrossThreeWorkers(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 600, MinSize: 128 << 10, MaxSize: 384 << 10, Seed: 22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("source: %d objects, %d MiB", st.Objects, st.Bytes>>20)
+	h.startWorkers(t, 3)
+	spec := baseSpec()
+	spec.PageSize = 20
+	spec.Concurrency.Shards = 12
+	spec.Concurrency.Objects = 4
+	spec.Limits = migration.Limits{BandwidthBytesPerSecond: 4 * mib}
+	run := h.startJob(t, "job-bandwidth", spec)
+	h.waitStarted(t)
+
+	time.Sleep(4 * time.Second)
+	_, bps := h.measure(10 * time.Second)
+	assertNear(t, "source KiB at 4 MiB/s", bps/1024, 4*1024)
+
+	bw := int64(8 * mib)
+	h.setLimits(t, run.GetID(), migration.LimitsUpdate{BandwidthBytesPerSecond: &bw})
+	time.Sleep(3 * time.Second)
+	_, bps = h.measure(6 * time.Second)
+	assertNear(t, "source KiB after raising the limit to 8 MiB/s", bps/1024, 8*1024)
+
+	var unlimited int64
+	h.setLimits(t, run.GetID(), migration.LimitsUpdate{BandwidthBytesPerSecond: &unlimited})
+	res, err := h.wait(t, run, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded {
+		t.Fatalf("status %q", res.Status)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+}
+
+// TestCountWorkers: the three workers are counted on the task queue.
+func TestCountWorkers(t *testing.T) {
+	h := newHarness(t)
+	h.startWorkers(t, 3)
+	src := activities.TemporalLimits{Client: h.c}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := src.Workers(context.Background())
+		if err == nil && n == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counted %d workers (%v), want 3", n, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -51,6 +51,7 @@ type startFlags struct {
 	detach           bool
 	searchAttributes bool
 	interval         time.Duration
+	limits           limitFlags
 }
 
 func (f *startFlags) register(fs *flag.FlagSet) {
@@ -68,6 +69,7 @@ func (f *startFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.detach, "detach", false, "print the job id and return instead of watching the job to its end")
 	fs.BoolVar(&f.searchAttributes, "search-attributes", true, "register and set the Bucketferry* search attributes")
 	fs.DurationVar(&f.interval, "interval", 0, "refresh interval while watching (default 1s on a terminal, 5s otherwise)")
+	f.limits.register(fs, false)
 }
 
 // buildSpec reads the spec file, if any, and applies the flags set on the
@@ -111,6 +113,8 @@ func (f *startFlags) buildSpec(fs *flag.FlagSet, stdin io.Reader) (migration.Job
 			spec.StorageClass = f.storageClass
 		case "shards":
 			spec.Shards = f.shards
+		case "qps", "bandwidth", "window":
+			f.limits.apply(fl.Name, &spec.Limits)
 		}
 		if err != nil {
 			err = fmt.Errorf("-%s: %w", fl.Name, err)

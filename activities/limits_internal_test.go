@@ -199,3 +199,37 @@ func TestThrottleWaitEndsWithTheContext(t *testing.T) {
 		t.Errorf("wait ended with %v, want the context's deadline", err)
 	}
 }
+
+// TestThrottleRaiseReachesQueuedRequests: requests queued at a low rate
+// are re-queued when the rate is raised, so the new rate shows at once
+// rather than after the old queue drains (here 20 s of it).
+func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
+	a := &Activities{}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 10})
+	defer release()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := limitedStore{&fakeStore{}}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range 200 {
+		wg.Go(func() {
+			for {
+				if _, err := st.Head(ctx, "k"); err != nil || ctx.Err() != nil {
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // all queued at 10/s
+	throttleOf(ctx).job.apply(migration.Limits{QPS: 100}, 1, time.Now())
+	time.Sleep(500 * time.Millisecond) // re-queued within a wait step
+	before := n.Load()
+	time.Sleep(time.Second)
+	if got := float64(n.Load() - before); !within(got, 100, 0.15) {
+		t.Errorf("%v requests in the second after raising the limit from 10/s to 100/s", got)
+	}
+}

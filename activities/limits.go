@@ -11,6 +11,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
@@ -139,8 +140,12 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	if !ok {
 		l.apply(initial, 1, time.Now())
 		if a.Limits != nil {
+			var stopped <-chan struct{}
+			if activity.IsActivity(ctx) {
+				stopped = activity.GetWorkerStopChannel(ctx)
+			}
 			l.refresh(ctx, a.Limits, a.logger())
-			go s.follow(l, a.Limits, a.logger())
+			go s.follow(l, a.Limits, stopped, a.logger())
 		}
 		close(l.ready)
 	}
@@ -158,17 +163,25 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 }
 
 // follow refreshes a job's limiter until no activity of the job has run
-// here for idleAfter.
-func (s *limiterSet) follow(l *jobLimiter, src LimitSource, log *slog.Logger) {
+// here for idleAfter, or the worker stops.
+func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
-	for range t.C {
+	for {
+		stop := false
+		select {
+		case <-t.C:
+		case <-stopped:
+			stop = true
+		}
 		s.mu.Lock()
 		l.mu.Lock()
 		idle := l.active == 0 && time.Since(l.lastUsed) > idleAfter
 		l.mu.Unlock()
-		if idle {
-			delete(s.jobs, l.job)
+		if stop || idle {
+			if s.jobs[l.job] == l {
+				delete(s.jobs, l.job)
+			}
 			s.mu.Unlock()
 			return
 		}

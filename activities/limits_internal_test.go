@@ -233,3 +233,29 @@ func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
 		t.Errorf("%v requests in the second after raising the limit from 10/s to 100/s", got)
 	}
 }
+
+// TestFollowEndsWhenTheWorkerStops: the refresher forgets the job when the
+// worker stops, so a stopped worker leaves no goroutine querying behind.
+func TestFollowEndsWhenTheWorkerStops(t *testing.T) {
+	src := &fakeSource{limits: migration.Limits{QPS: 10}, workers: 1}
+	a := &Activities{Limits: src}
+	_, release := a.throttle(context.Background(), "job", migration.Limits{})
+	release()
+	stopped := make(chan struct{})
+	close(stopped)
+	done := make(chan struct{})
+	go func() {
+		a.limiters.follow(a.limiters.jobs["job"], src, stopped, a.logger())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("follow did not end after the worker stopped")
+	}
+	a.limiters.mu.Lock()
+	defer a.limiters.mu.Unlock()
+	if _, ok := a.limiters.jobs["job"]; ok {
+		t.Error("the job's limiter is still registered")
+	}
+}

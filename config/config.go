@@ -88,6 +88,11 @@ type Server struct {
 	Address string `mapstructure:"address"`
 	// UIAddress is the Temporal Web UI's host:port; "-" turns it off.
 	UIAddress string `mapstructure:"uiAddress"`
+	// PostgresDSN keeps the server's state in PostgreSQL instead of the
+	// SQLite file in StateDir:
+	// postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable (the
+	// database and DATABASE_visibility are created with their schemas).
+	PostgresDSN Secret `mapstructure:"postgresDSN"`
 }
 
 // TLS configures the connection to Temporal: server verification with a

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -65,6 +66,13 @@ func (c *Config) Validate() error {
 	if c.Server.UIAddress != "-" {
 		if msg := checkListen(c.Server.UIAddress); msg != "" {
 			add("server.uiAddress %q %s, or \"-\" for no Web UI", c.Server.UIAddress, msg)
+		}
+	}
+
+	if dsn := c.Server.PostgresDSN.Value(); dsn != "" {
+		// The DSN holds a password: say what is wrong, never what it is.
+		if u, err := url.Parse(dsn); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			add("server.postgresDSN must look like postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable")
 		}
 	}
 

@@ -28,6 +28,14 @@ type LargeHeartbeat struct {
 // CopyLarge copies one large object as a multipart upload, heartbeating its
 // checkpoint so that a retry uploads only the parts still missing.
 func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
+	res, err := a.copyLarge(ctx, in)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
+}
+
+func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
 	spec, err := prepare(in.Spec, in.JobID)
 	if err != nil {
 		return migration.CopyLargeResult{}, err

@@ -86,7 +86,11 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 		dstRole:  role{"destination", spec.Destination.Store},
 		manifest: spec.Filters.Manifest != nil,
 	}
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
 }
 
 type pageRun struct {

@@ -133,6 +133,9 @@ type Worker struct {
 	// worker stops before they are cancelled (their heartbeats let the next
 	// attempt resume).
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// MetricsAddress is the host:port where the worker serves Prometheus
+	// metrics on /metrics; empty means none.
+	MetricsAddress string `mapstructure:"metricsAddress"`
 }
 
 // Transfer tunes the copy engine; zero values mean the engine's defaults.

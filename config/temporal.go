@@ -89,6 +89,11 @@ func (c *Config) Validate() error {
 			add("worker.%s %v must be a rate of at least 0 (0 means unlimited)", key, r)
 		}
 	}
+	if w.MetricsAddress != "" {
+		if msg := checkListen(w.MetricsAddress); msg != "" {
+			add("worker.metricsAddress %q %s, e.g. 0.0.0.0:9090", w.MetricsAddress, msg)
+		}
+	}
 	if w.ShutdownTimeout < 0 {
 		add("worker.shutdownTimeout %v must not be negative", w.ShutdownTimeout)
 	}

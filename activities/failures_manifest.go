@@ -118,24 +118,38 @@ func cutChunks(chunks []chunk, total int64, target int) []migration.Shard {
 }
 
 // readFailurePage reads up to pageSize failed keys of a shard from virtual
-// offset on: the chunks before the one holding offset are only listed,
-// then lines are read chunk after chunk. It returns the keys, the offset
-// after the last line read and whether the shard is exhausted.
+// offset on. It lists the shard's chunks (a run of a few list pages at
+// most) and checks that their sizes still add up to the plan's, then reads
+// lines chunk after chunk. It returns the keys, the offset after the last
+// line read and whether the shard is exhausted.
 func readFailurePage(ctx context.Context, r role, st storage.Store, prefix string, sh migration.Shard, offset int64, pageSize int) ([]manifestLine, int64, bool, error) {
 	end := sh.ManifestEnd
 	if offset >= end {
 		return nil, offset, true, nil
 	}
 	l := newChunkLister(st, prefix, sh.After, sh.Before)
-	var base int64 // virtual offset of the current chunk
-	var lines []manifestLine
-	next := offset
-	for len(lines) < pageSize && next < end {
+	var chunks []chunk
+	var total int64
+	for {
 		c, ok, err := l.next(ctx)
 		if err != nil {
 			return nil, 0, false, failureLogError(r, st, prefix, err)
 		}
 		if !ok {
+			break
+		}
+		chunks = append(chunks, c)
+		total += c.size
+	}
+	if total != end {
+		return nil, 0, false, fatal(fmt.Sprintf("failure log %s/%s holds %d bytes in shard %d where the plan counted %d: it changed since the job was planned",
+			st.Name(), prefix, total, sh.Index, end), nil)
+	}
+	var base int64 // virtual offset of the current chunk
+	var lines []manifestLine
+	next := offset
+	for _, c := range chunks {
+		if len(lines) >= pageSize || next >= end {
 			break
 		}
 		if base+c.size <= next {
@@ -154,10 +168,6 @@ func readFailurePage(ctx context.Context, r role, st storage.Store, prefix strin
 		lines = append(lines, got...)
 		next = after
 		base += c.size
-	}
-	if len(lines) < pageSize && next < end {
-		return nil, 0, false, fatal(fmt.Sprintf("failure log %s/%s holds %d bytes in shard %d, the plan counted %d: it changed since the job was planned",
-			st.Name(), prefix, next, sh.Index, end), nil)
 	}
 	if next == offset {
 		return nil, 0, false, fatal(fmt.Sprintf("failure log %s/%s: no whole line at byte %d of shard %d", st.Name(), prefix, offset, sh.Index), nil)

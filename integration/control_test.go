@@ -20,6 +20,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // buildStarter builds the starter command into dir, so that the tests run
@@ -350,6 +351,12 @@ func TestPauseResume(t *testing.T) {
 	}
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
+		dir := filepath.Join("..", "workflows", "testdata")
+		if err := workflows.RecordHistories(context.Background(), h.c, dir, "job-pause", "job-pause/shard-00000"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -108,6 +108,12 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
 		return migration.CopyLargeResult{Counts: migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent}}, nil
 	case ctx.Err() != nil:
+		if abandoned(ctx) {
+			if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+				log.Warn("cancelled copy: uploads left open", "error", aerr)
+			}
+			return migration.CopyLargeResult{}, ctx.Err()
+		}
 		heartbeat(ctx, details())
 		return migration.CopyLargeResult{}, ctx.Err()
 	}

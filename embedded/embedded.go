@@ -199,6 +199,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			// Jobs list their workflows by search attribute right after
 			// starting them; the default of a minute would hide them.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+			// The scanners are system workflows the server must start
+			// within a deadline or exit the whole process: on a loaded
+			// host (two cores busy copying) that killed the server at
+			// start. What they sweep (stale task queue rows, old build
+			// ids) stays small on a single-cluster migration server.
+			dynamicconfig.TaskQueueScannerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+			dynamicconfig.BuildIdScavengerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
 		}),
 	)
 	if err != nil {

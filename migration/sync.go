@@ -97,8 +97,9 @@ type RestoreInput struct {
 	// Final: objects still archived are recorded as failed (the wait is
 	// over).
 	Final bool `json:"final,omitempty"`
-	// Batch names the failure-log chunk of the batch.
+	// Batch and Round name the failure-log chunk of one call.
 	Batch int `json:"batch"`
+	Round int `json:"round"`
 }
 
 // RestoreResult says which objects are readable now and which are not yet;

@@ -115,6 +115,7 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{}, fmt.Errorf("copy %q: %w", obj.Key, err)
 	}
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
+	abandonUpload(ctx, dst, dk, details().(LargeHeartbeat).Checkpoint, log)
 	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
 	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", in.Shard, sha1.Sum([]byte(obj.Key)))
 	if err := a.writeFailures(ctx, spec, name, []migration.Failure{f}); err != nil {

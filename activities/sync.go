@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -110,4 +111,16 @@ func archivedNotRestored(o storage.ObjectInfo) bool {
 func archivedFailure(shard int, o storage.ObjectInfo) migration.Failure {
 	return migration.Failure{Key: o.Key, Size: o.Size, Shard: shard, Attempts: 1, Kind: storage.KindArchived.String(),
 		Reason: fmt.Sprintf("%s (storage class %s)", migration.ArchivedReason, o.Meta.StorageClass)}
+}
+
+// abandonUpload aborts the multipart upload of a large object that failed
+// for good (say its source kept changing), which would otherwise stay open
+// and billed; a later job starts afresh anyway.
+func abandonUpload(ctx context.Context, dst storage.Store, dk string, cp transfer.Checkpoint, log *slog.Logger) {
+	if cp.UploadID == "" {
+		return
+	}
+	if err := dst.AbortMultipart(ctx, dk, cp.UploadID); err != nil && !storage.IsNotFound(err) {
+		log.Warn("abort the upload of a failed object", "uploadId", cp.UploadID, "error", err)
+	}
 }

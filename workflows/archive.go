@@ -51,7 +51,9 @@ func (s *shard) onArchived(ctx workflow.Context, objs []migration.LargeObject) {
 	}
 	s.arch.running++
 	batch := s.in.Page - 1 // the page that found them: unique in the shard
-	workflow.Go(ctx, func(gctx workflow.Context) { s.restoreBatch(gctx, batch, objs) })
+	// The coroutine's context derives from the activities' one: stopping
+	// the shard cancels its activities and timers too.
+	workflow.Go(s.actx, func(gctx workflow.Context) { s.restoreBatch(gctx, batch, objs) })
 }
 
 func (s *shard) onRestoreUpdate(u restoreUpdate) {
@@ -62,8 +64,9 @@ func (s *shard) onRestoreUpdate(u restoreUpdate) {
 	}
 }
 
-// restoreBatch runs one batch: RestoreArchived, then timers with backoff
-// and RestoreArchived again, until nothing is pending.
+// restoreBatch runs one batch in its own coroutine (ctx is the
+// coroutine's): RestoreArchived, then timers with backoff and
+// RestoreArchived again, until nothing is pending.
 func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migration.LargeObject) {
 	opts := s.spec.RestoreSettings()
 	poll := time.Duration(opts.PollSeconds) * time.Second
@@ -72,7 +75,7 @@ func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migratio
 	what := fmt.Sprintf("restore of %d archived objects of page %d", len(pending), batch)
 	var a *activities.Activities
 	for round := 0; ; round++ {
-		actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: restoreTimeout,
 			RetryPolicy:         retryPolicy(s.spec),
 			Summary:             fmt.Sprintf("%s, round %d", what, round),
@@ -94,7 +97,7 @@ func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migratio
 		// A durable timer: the wait survives worker restarts and costs no
 		// worker slot. The last one ends at the deadline.
 		d := min(wait, max(deadline.Sub(workflow.Now(ctx)), 0))
-		if err := workflow.Sleep(s.actx, d); err != nil {
+		if err := workflow.Sleep(ctx, d); err != nil {
 			s.arch.updates.Send(ctx, restoreUpdate{done: true})
 			return
 		}

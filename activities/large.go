@@ -28,6 +28,14 @@ type LargeHeartbeat struct {
 // CopyLarge copies one large object as a multipart upload, heartbeating its
 // checkpoint so that a retry uploads only the parts still missing.
 func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
+	res, err := a.copyLarge(ctx, in)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
+}
+
+func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
 	spec, err := prepare(in.Spec, in.JobID)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
@@ -100,6 +108,12 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
 		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent})}, nil
 	case ctx.Err() != nil:
+		if abandoned(ctx) {
+			if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+				log.Warn("cancelled copy: uploads left open", "error", aerr)
+			}
+			return migration.CopyLargeResult{}, ctx.Err()
+		}
 		heartbeat(ctx, details())
 		return migration.CopyLargeResult{}, ctx.Err()
 	}

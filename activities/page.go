@@ -86,7 +86,11 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 		dstRole:  role{"destination", spec.Destination.Store},
 		manifest: spec.Filters.Manifest != nil,
 	}
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
 }
 
 type pageRun struct {
@@ -319,7 +323,14 @@ func (r *pageRun) readManifest(ctx context.Context, res *migration.CopyPageResul
 		return err
 	}
 	offset := max(r.in.ManifestOffset, r.in.Shard.ManifestStart)
-	lines, next, done, err := readManifestPage(ctx, mr, mst, m.Key, offset, r.in.Shard.ManifestEnd, r.spec.PageSize)
+	var lines []manifestLine
+	var next int64
+	var done bool
+	if m.Format == migration.ManifestFailures {
+		lines, next, done, err = readFailurePage(ctx, mr, mst, m.Prefix, r.in.Shard, offset, r.spec.PageSize)
+	} else {
+		lines, next, done, err = readManifestPage(ctx, mr, mst, m.Key, offset, r.in.Shard.ManifestEnd, r.spec.PageSize)
+	}
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,13 @@ const (
 	QueryProgress = "progress" // JobWorkflow: returns Progress
 	// SignalShard is sent by a shard workflow to its job with a ShardReport.
 	SignalShard = "shard-report"
+	// UpdatePause and UpdateResume (JobWorkflow, no argument, returning
+	// ControlResult) stop and restart the starting of new copies.
+	UpdatePause  = "pause"
+	UpdateResume = "resume"
+	// SignalShardControl is sent by a job to its running shards with a
+	// ShardControl when it is paused or resumed.
+	SignalShardControl = "shard-control"
 )
 
 // Location is a store named in the workers' configuration (which holds its
@@ -74,11 +81,19 @@ type Filters struct {
 	Manifest *ManifestRef `json:"manifest,omitempty"`
 }
 
-// ManifestRef is an object holding a list of keys.
+// ManifestRef is an object holding a list of keys, or (Format
+// ManifestFailures) the failure log of an earlier job: every JSON Lines
+// chunk object under Prefix, read in key order, each line a Failure whose
+// Key is copied again.
 type ManifestRef struct {
-	Store string `json:"store"`
-	Key   string `json:"key"`
+	Store  string `json:"store"`
+	Key    string `json:"key,omitempty"`
+	Format string `json:"format,omitempty"` // "" (one key per line) or ManifestFailures
+	Prefix string `json:"prefix,omitempty"` // ManifestFailures: where the chunks are
 }
+
+// ManifestFailures is the ManifestRef format of a failure log.
+const ManifestFailures = "failures"
 
 // Concurrency bounds the parallelism of a job.
 type Concurrency struct {
@@ -179,7 +194,10 @@ func (s JobSpec) WithDefaults(jobID string) JobSpec {
 // Shard is one contiguous piece of a job's key space: the keys k with
 // After < k < Before (an empty Before is unbounded) under the source
 // prefix, or, for manifest jobs, the manifest lines in bytes
-// [ManifestStart, ManifestEnd).
+// [ManifestStart, ManifestEnd). For a failure-log manifest
+// (ManifestFailures), After and Before bound the chunk object keys the shard
+// reads, and the manifest offsets count bytes of those chunks laid end to
+// end in key order.
 type Shard struct {
 	Index         int    `json:"index"`
 	After         string `json:"after,omitempty"`
@@ -250,6 +268,9 @@ const (
 	StatusCompletedWithFailures Status = "completed with failures"
 	// StatusFailed: the job stopped (bad credentials, missing bucket).
 	StatusFailed Status = "failed"
+	// StatusPaused: a running job whose shards start no new copies until
+	// it is resumed.
+	StatusPaused Status = "paused"
 )
 
 // JobResult is what a finished job workflow returns.
@@ -306,6 +327,9 @@ type JobState struct {
 	Started   time.Time    `json:"started"`
 	Samples   []RateSample `json:"samples,omitempty"`
 	Runs      int          `json:"runs"`
+	// Paused and ControlSeq carry the pause state (see ShardControl).
+	Paused     bool  `json:"paused,omitempty"`
+	ControlSeq int64 `json:"controlSeq,omitempty"`
 }
 
 // RateSample is a point of the progress curve for rate estimates.
@@ -327,6 +351,27 @@ type ShardInput struct {
 	Page           int    `json:"page"` // pages done so far, names failure-log chunks
 	Counts         Counts `json:"counts"`
 	Runs           int    `json:"runs"`
+	// Paused and ControlSeq carry the last ShardControl across
+	// continue-as-new.
+	Paused     bool  `json:"paused,omitempty"`
+	ControlSeq int64 `json:"controlSeq,omitempty"`
+}
+
+// ShardControl is the signal a job sends its running shards when it is
+// paused or resumed. Seq grows with every change, so that a shard applies
+// only the newest whatever order signals arrive in.
+type ShardControl struct {
+	Paused bool  `json:"paused"`
+	Seq    int64 `json:"seq"`
+}
+
+// ControlResult answers UpdatePause and UpdateResume.
+type ControlResult struct {
+	Paused bool `json:"paused"`
+	// Changed is false when the job already was in the state asked for.
+	Changed bool `json:"changed"`
+	// ShardsNotified is how many running shards were told.
+	ShardsNotified int `json:"shardsNotified"`
 }
 
 // ShardResult is what a shard workflow returns (and reports to its job).

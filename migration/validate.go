@@ -48,8 +48,17 @@ func (s JobSpec) Validate() error {
 		if m.Store == "" {
 			bad("filters.manifest.store", "required")
 		}
-		if m.Key == "" {
-			bad("filters.manifest.key", "required")
+		switch m.Format {
+		case "":
+			if m.Key == "" {
+				bad("filters.manifest.key", "required")
+			}
+		case ManifestFailures:
+			if m.Prefix == "" {
+				bad("filters.manifest.prefix", "required for format %q", m.Format)
+			}
+		default:
+			bad("filters.manifest.format", "%q is not \"\" or %q", m.Format, ManifestFailures)
 		}
 	}
 	if s.FailureLog != nil && s.FailureLog.Store == "" {

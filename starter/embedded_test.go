@@ -23,6 +23,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/pgtest"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -120,6 +121,10 @@ type embeddedEnv struct {
 }
 
 func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
+	return newEmbeddedEnvDSN(t, ds, ui, "")
+}
+
+func newEmbeddedEnvDSN(t *testing.T, ds emulator.DataSet, ui bool, dsn string) embeddedEnv {
 	t.Helper()
 	emu, err := emulator.Start(emulator.Config{
 		OSSAddr: "127.0.0.1:0", COSAddr: "127.0.0.1:0",
@@ -136,6 +141,10 @@ func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
 		t.Fatal(err)
 	}
 	e := embeddedEnv{emu: emu, stateDir: filepath.Join(t.TempDir(), "state"), address: freeAddr(t), uiAddress: "-", objects: st.Objects}
+	if dsn != "" {
+		// PostgreSQL keeps the server's ports in a smallint: let it pick.
+		e.address = "127.0.0.1:0"
+	}
 	if ui {
 		e.uiAddress = freeAddr(t)
 	}
@@ -144,6 +153,7 @@ func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
   stateDir: %q
   address: %q
   uiAddress: %q
+  postgresDSN: %q
 worker:
   maxConcurrentActivities: 8
   shutdownTimeout: 1s
@@ -166,7 +176,7 @@ stores:
     region: ap-guangzhou
     secretId: cos-id
     secretKey: cos-key
-`, e.stateDir, e.address, e.uiAddress, emu.OSSURL(), emu.COSURL())
+`, e.stateDir, e.address, e.uiAddress, dsn, emu.OSSURL(), emu.COSURL())
 	if err := os.WriteFile(e.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -323,4 +333,30 @@ func get(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s", u, resp.Status)
 	}
 	return string(b)
+}
+
+// TestEmbeddedPostgres runs a migration job on the embedded server with
+// its state in PostgreSQL (Debian's, started by the test), twice on the
+// same database: the second start finds the schema and refuses the job id
+// that already ran.
+func TestEmbeddedPostgres(t *testing.T) {
+	dsn := pgtest.Start(t)
+	e := newEmbeddedEnvDSN(t, emulator.DataSet{Objects: 300, MaxSize: 64 << 10, Large: 1, LargeSize: 20 << 20, Seed: 6}, false, dsn)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := runStart(ctx, e.startArgs("-job-id", "pg-job")[1:], &out); err != nil {
+		t.Fatalf("start: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "job pg-job: succeeded") {
+		t.Fatalf("job did not succeed:\n%s", out.String())
+	}
+	if verified, problems := compareBuckets(e.emu.Backend, "src", "dst-1250000000"); verified != e.objects {
+		t.Fatalf("verified %d of %d: %v", verified, e.objects, problems)
+	}
+	out.Reset()
+	err := runStart(ctx, e.startArgs("-job-id", "pg-job")[1:], &out)
+	if err == nil || !strings.Contains(err.Error(), "already ran") {
+		t.Fatalf("second start of the same job id: %v\n%s", err, out.String())
+	}
 }

@@ -38,7 +38,7 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, manifest == nil); err != nil {
 		return migration.PlanResult{}, err
 	}
-	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical
+	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical || spec.Conflict == migration.Changed
 	if err := checkStore(ctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList); err != nil {
 		return migration.PlanResult{}, err
 	}

@@ -42,6 +42,7 @@ func commands() []command {
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
 		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
 		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
+		{"sync", "second pass: copy only new or changed objects, once or on a schedule (-every)", runSync},
 	}
 }
 

@@ -60,6 +60,7 @@ type shard struct {
 	listed     bool                    // the last page has been listed
 	queue      []migration.LargeObject // large objects not yet started
 	large      int                     // CopyLarge activities in flight
+	arch       *archiveFlow            // restores of archived objects, if any
 
 	failures        []migration.Failure // sample of this run, for the result
 	pending         migration.Counts    // not yet reported to the job
@@ -110,7 +111,7 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 		for !s.in.Paused && s.large < s.window && len(s.queue) > 0 {
 			s.startLarge(ctx)
 		}
-		idle := !s.paging && s.large == 0 && len(s.queue) == 0
+		idle := !s.paging && s.large == 0 && len(s.queue) == 0 && !s.restoring()
 		switch {
 		case idle && s.listed && s.reports == 0:
 			return s.finish(ctx)
@@ -193,6 +194,7 @@ func (s *shard) onPage(ctx workflow.Context, what string, res migration.CopyPage
 	s.listed = res.Done
 	s.queue = append(s.queue, res.Large...)
 	s.count(res.Counts, res.Failures)
+	s.onArchived(ctx, res.Archived)
 }
 
 func (s *shard) startLarge(ctx workflow.Context) {

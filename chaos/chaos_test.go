@@ -26,8 +26,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,85 +33,11 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/internal/childproc"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/verify"
 )
-
-// proc is a child process with its output kept.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func start(t *testing.T, name string, env []string, argv ...string) *proc {
-	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop asks the process to end (SIGTERM) and waits for it.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		p.kill()
-		t.Errorf("%s did not stop on SIGTERM", p.name)
-	}
-}
-
-func (p *proc) waitFor(t *testing.T, text string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !bytes.Contains([]byte(p.out.String()), []byte(text)) {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited (%v) before saying %q:\n%s", p.name, p.err, text, p.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not say %q within %v:\n%s", p.name, text, timeout, p.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // build compiles the commands into dir once for the test.
 func build(t *testing.T, dir string) (worker, starter string) {
@@ -153,10 +77,10 @@ func TestChaos(t *testing.T) {
 	workerBin, starterBin := build(t, dir)
 
 	ossAddr, cosAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	emu := start(t, "emulator", nil, starterBin, "emulator", "-oss-addr", ossAddr, "-cos-addr", cosAddr,
+	emu := childproc.Start(t, "emulator", nil, starterBin, "emulator", "-oss-addr", ossAddr, "-cos-addr", cosAddr,
 		"-generate", strconv.Itoa(objects), "-max-size", "262144", "-large", strconv.Itoa(large), "-large-size", strconv.Itoa(24<<20),
 		"-error-rate", "0.05", "-reset-rate", "0.02", "-seed", "7")
-	emu.waitFor(t, "ready", 2*time.Minute)
+	emu.WaitFor(t, "ready", 2*time.Minute)
 
 	cfgPath := filepath.Join(dir, "bucketferry.yaml")
 	stateDir := filepath.Join(dir, "state")
@@ -193,14 +117,14 @@ stores:
 		t.Fatal(err)
 	}
 	serverArgs := []string{starterBin, "server", "-config", cfgPath}
-	server := start(t, "server", nil, serverArgs...)
-	server.waitFor(t, "Temporal server ready", 2*time.Minute)
+	server := childproc.Start(t, "server", nil, serverArgs...)
+	server.WaitFor(t, "Temporal server ready", 2*time.Minute)
 
-	var workers []*proc
+	var workers []*childproc.Proc
 	spawned := 0
 	spawn := func() {
 		spawned++
-		workers = append(workers, start(t, fmt.Sprintf("worker-%d", spawned),
+		workers = append(workers, childproc.Start(t, fmt.Sprintf("worker-%d", spawned),
 			[]string{fmt.Sprintf("BUCKETFERRY_WORKER_IDENTITY=chaos-worker-%d", spawned)}, workerBin, "-config", cfgPath))
 	}
 	for range 3 {
@@ -237,7 +161,7 @@ loop:
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("job: %v\nserver:\n%s", err, server.out.String())
+				t.Fatalf("job: %v\nserver:\n%s", err, server.Output())
 			}
 			break loop
 		case <-ctx.Done():
@@ -246,16 +170,16 @@ loop:
 		}
 		// A random worker dies hard and a new one takes its place.
 		i := rng.IntN(len(workers))
-		workers[i].kill()
+		workers[i].Kill()
 		killedWorkers++
 		workers = append(workers[:i], workers[i+1:]...)
 		spawn()
 		if !serverKilled && copiedAtLeast(ctx, c, id, int64(objects)*3/10) {
-			server.kill()
+			server.Kill()
 			serverKilled = true
 			t.Logf("server SIGKILLed after %v; starting it again", time.Since(started).Round(time.Second))
-			server = start(t, "server", nil, serverArgs...)
-			server.waitFor(t, "Temporal server ready", 2*time.Minute)
+			server = childproc.Start(t, "server", nil, serverArgs...)
+			server.WaitFor(t, "Temporal server ready", 2*time.Minute)
 		}
 	}
 	elapsed := time.Since(started)
@@ -266,9 +190,9 @@ loop:
 		t.Fatalf("job status %q: %+v", res.Status, res.Counts)
 	}
 	for _, w := range workers {
-		w.stop(t)
+		w.Stop(t)
 	}
-	server.stop(t)
+	server.Stop(t)
 
 	// Every source object, checked through the stores while the emulator
 	// still runs: listings merged, sizes and CRC64s compared, then each
@@ -299,8 +223,8 @@ loop:
 	}
 	checkMetadata(ctx, t, src, dst)
 
-	emu.stop(t)
-	cosIn := statValue(t, emu.out.String(), "COS", "bytesIn")
+	emu.Stop(t)
+	cosIn := statValue(t, emu.Output(), "COS", "bytesIn")
 	resent := float64(cosIn-res.Counts.BytesCopied) / float64(res.Counts.BytesCopied)
 	t.Logf("chaos: %d objects, %d bytes copied in %v; %d worker SIGKILLs, 1 server SIGKILL; "+
 		"COS received %d bytes: %.1f%% re-sent (retries after faults and kills)",

@@ -107,7 +107,7 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 		return nil, fatal(fmt.Sprintf("%s is not usable on this worker: %v; define it under \"stores\" in the worker configuration", r, err), err)
 	}
 	// Paced by the throttle the activity put in its context, if any.
-	return limitedStore{st}, nil
+	return limited(st), nil
 }
 
 func fatal(msg string, cause error) error {

@@ -28,6 +28,14 @@ type LargeHeartbeat struct {
 // CopyLarge copies one large object as a multipart upload, heartbeating its
 // checkpoint so that a retry uploads only the parts still missing.
 func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
+	res, err := a.copyLarge(ctx, in)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
+}
+
+func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
 	spec, err := prepare(in.Spec, in.JobID)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
@@ -80,9 +88,9 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 	var res transfer.Result
 	if largeCopiedBefore(ctx, src, obj, dst, dk) {
 		log.Info("large object was copied by an earlier attempt")
-		return migration.CopyLargeResult{Counts: migration.Counts{Copied: 1, BytesCopied: obj.Size, BytesSent: prior.BytesSent}}, nil
+		return migration.CopyLargeResult{Counts: syncCopied(spec, true, migration.Counts{Copied: 1, BytesCopied: obj.Size, BytesSent: prior.BytesSent})}, nil
 	}
-	skip, err := largeSkip(ctx, spec, src, obj, dst, dk)
+	skip, existed, err := largeDecide(ctx, spec, src, obj, dst, dk)
 	if err == nil && !skip {
 		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
 		if prior.Checkpoint.UploadID != "" {
@@ -100,8 +108,14 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{Counts: migration.Counts{Skipped: 1, BytesSkipped: obj.Size, BytesSent: prior.BytesSent}}, nil
 	case err == nil:
 		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
-		return migration.CopyLargeResult{Counts: migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent}}, nil
+		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent})}, nil
 	case ctx.Err() != nil:
+		if abandoned(ctx) {
+			if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+				log.Warn("cancelled copy: uploads left open", "error", aerr)
+			}
+			return migration.CopyLargeResult{}, ctx.Err()
+		}
 		heartbeat(ctx, details())
 		return migration.CopyLargeResult{}, ctx.Err()
 	}
@@ -117,6 +131,7 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{}, fmt.Errorf("copy %q: %w", obj.Key, err)
 	}
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
+	abandonUpload(ctx, dst, dk, details().(LargeHeartbeat).Checkpoint, log)
 	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
 	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", in.Shard, sha1.Sum([]byte(obj.Key)))
 	if err := a.writeFailures(ctx, spec, name, []migration.Failure{f}); err != nil {

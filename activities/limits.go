@@ -386,6 +386,29 @@ func sleepFor(ctx context.Context, res *rate.Reservation, p *atomic.Pointer[rate
 	}
 }
 
+// limited wraps st in the pacing decorator, keeping the optional
+// interfaces it implements.
+func limited(st storage.Store) storage.Store {
+	if r, ok := st.(storage.Restorer); ok {
+		return limitedRestorer{limitedStore{st}, r}
+	}
+	return limitedStore{st}
+}
+
+// limitedRestorer is a limitedStore of a store that restores archived
+// objects.
+type limitedRestorer struct {
+	limitedStore
+	r storage.Restorer
+}
+
+func (s limitedRestorer) Restore(ctx context.Context, key string, opts storage.RestoreOptions) error {
+	if err := throttleOf(ctx).request(ctx); err != nil {
+		return err
+	}
+	return s.r.Restore(ctx, key, opts)
+}
+
 // limitedStore paces every request of an activity (and the body bytes it
 // reads) by the throttle in the request's context; without one it passes
 // straight through.

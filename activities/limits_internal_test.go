@@ -259,3 +259,29 @@ func TestFollowEndsWhenTheWorkerStops(t *testing.T) {
 		t.Error("the job's limiter is still registered")
 	}
 }
+
+type restorerStore struct {
+	fakeStore
+	restores atomic.Int64
+}
+
+func (r *restorerStore) Restore(context.Context, string, storage.RestoreOptions) error {
+	r.restores.Add(1)
+	return nil
+}
+
+// TestLimitedKeepsRestorer: the decorator of a store that restores archived
+// objects restores too (paced), and one of a store that does not, does not.
+func TestLimitedKeepsRestorer(t *testing.T) {
+	rs := &restorerStore{}
+	r, ok := limited(rs).(storage.Restorer)
+	if !ok {
+		t.Fatal("the decorated store lost Restore")
+	}
+	if err := r.Restore(context.Background(), "k", storage.RestoreOptions{}); err != nil || rs.restores.Load() != 1 {
+		t.Errorf("restore: %v, %d calls", err, rs.restores.Load())
+	}
+	if _, ok := limited(&fakeStore{}).(storage.Restorer); ok {
+		t.Error("a store without Restore gained it")
+	}
+}

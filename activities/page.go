@@ -88,7 +88,11 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 		dstRole:  role{"destination", spec.Destination.Store},
 		manifest: spec.Filters.Manifest != nil,
 	}
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	if err == nil {
+		record(ctx, in.JobID, res.Counts)
+	}
+	return res, err
 }
 
 type pageRun struct {
@@ -233,14 +237,21 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 	}
 	for _, o := range page.Objects {
 		it := &item{key: o.Key, info: o}
+		arch := archivedNotRestored(o)
 		switch {
 		case !r.match(o.Key):
 			it.state, it.trivial = itemDone, true
-		case o.Size >= r.spec.LargeObjectBytes:
+		case arch && r.spec.Archive == migration.ArchiveRestore:
+			it.state, it.trivial = itemDone, true
+			res.Archived = append(res.Archived, migration.LargeObject{Key: o.Key, Size: o.Size})
+		case o.Size >= r.spec.LargeObjectBytes && !arch:
 			it.state, it.trivial = itemDone, true
 			res.Large = append(res.Large, migration.LargeObject{Key: o.Key, Size: o.Size})
 		case o.Key <= r.prior.DoneThrough || done[o.Key]:
 			it.state, it.prior = itemDone, true
+		case arch:
+			f := archivedFailure(r.in.Shard.Index, o)
+			it.state, it.counts, it.failure = itemFailed, failedCounts(o.Size), &f
 		}
 		r.items = append(r.items, it)
 	}
@@ -250,7 +261,7 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 // listDestination lists, once for the page, the destination keys the page
 // maps to, for the conflict policies that look at them.
 func (r *pageRun) listDestination(ctx context.Context) error {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical && r.resumeSince.IsZero() {
+	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical && r.spec.Conflict != migration.Changed && r.resumeSince.IsZero() {
 		return nil
 	}
 	var first, last string
@@ -314,7 +325,14 @@ func (r *pageRun) readManifest(ctx context.Context, res *migration.CopyPageResul
 		return err
 	}
 	offset := max(r.in.ManifestOffset, r.in.Shard.ManifestStart)
-	lines, next, done, err := readManifestPage(ctx, mr, mst, m.Key, offset, r.in.Shard.ManifestEnd, r.spec.PageSize)
+	var lines []manifestLine
+	var next int64
+	var done bool
+	if m.Format == migration.ManifestFailures {
+		lines, next, done, err = readFailurePage(ctx, mr, mst, m.Prefix, r.in.Shard, offset, r.spec.PageSize)
+	} else {
+		lines, next, done, err = readManifestPage(ctx, mr, mst, m.Key, offset, r.in.Shard.ManifestEnd, r.spec.PageSize)
+	}
 	if err != nil {
 		return err
 	}
@@ -454,7 +472,10 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 	}
 	dk := dstKey(r.spec, it.key)
 	if r.copiedBefore(ctx, info, dk) {
-		return migration.Counts{Copied: 1, BytesCopied: info.Size}, nil, 0, nil
+		return syncCopied(r.spec, true, migration.Counts{Copied: 1, BytesCopied: info.Size}), nil, 0, nil
+	}
+	if r.spec.Conflict == migration.Changed {
+		return r.trySync(ctx, it.key, info, dk)
 	}
 	skip, err := r.skip(ctx, info, dk)
 	if err != nil {

@@ -40,7 +40,7 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, manifest == nil); err != nil {
 		return migration.PlanResult{}, err
 	}
-	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical
+	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical || spec.Conflict == migration.Changed
 	if err := checkStore(ctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList); err != nil {
 		return migration.PlanResult{}, err
 	}
@@ -62,11 +62,15 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 		if err != nil {
 			return migration.PlanResult{}, err
 		}
-		shards, err = planManifest(ctx, r, mst, manifest.Key, spec.PageSize, spec.Shards)
+		if manifest.Format == migration.ManifestFailures {
+			shards, err = planFailureManifest(ctx, r, mst, manifest.Prefix, spec.Shards)
+		} else {
+			shards, err = planManifest(ctx, r, mst, manifest.Key, spec.PageSize, spec.Shards)
+		}
 		if err != nil {
 			return migration.PlanResult{}, err
 		}
-		log.Info("planned manifest shards", "manifest", mst.Name()+"/"+manifest.Key, "shards", len(shards))
+		log.Info("planned manifest shards", "manifest", mst.Name()+"/"+manifest.Key+manifest.Prefix, "shards", len(shards))
 	} else {
 		p := newPlanner(src, spec.Source.Prefix, spec.PageSize, spec.Shards)
 		p.tick = func() { heartbeat(ctx, p.probes) }

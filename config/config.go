@@ -88,6 +88,11 @@ type Server struct {
 	Address string `mapstructure:"address"`
 	// UIAddress is the Temporal Web UI's host:port; "-" turns it off.
 	UIAddress string `mapstructure:"uiAddress"`
+	// PostgresDSN keeps the server's state in PostgreSQL instead of the
+	// SQLite file in StateDir:
+	// postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable (the
+	// database and DATABASE_visibility are created with their schemas).
+	PostgresDSN Secret `mapstructure:"postgresDSN"`
 }
 
 // TLS configures the connection to Temporal: server verification with a
@@ -128,6 +133,9 @@ type Worker struct {
 	// worker stops before they are cancelled (their heartbeats let the next
 	// attempt resume).
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// MetricsAddress is the host:port where the worker serves Prometheus
+	// metrics on /metrics; empty means none.
+	MetricsAddress string `mapstructure:"metricsAddress"`
 	// MaxRequestsPerSecond caps this worker's requests to all stores, over
 	// all jobs, under the jobs' own limits; 0 means unlimited.
 	MaxRequestsPerSecond float64 `mapstructure:"maxRequestsPerSecond"`

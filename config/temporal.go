@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -68,6 +69,13 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if dsn := c.Server.PostgresDSN.Value(); dsn != "" {
+		// The DSN holds a password: say what is wrong, never what it is.
+		if u, err := url.Parse(dsn); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			add("server.postgresDSN must look like postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable")
+		}
+	}
+
 	w := c.Worker
 	if w.MaxConcurrentActivities < 0 {
 		add("worker.maxConcurrentActivities %d must not be negative", w.MaxConcurrentActivities)
@@ -79,6 +87,11 @@ func (c *Config) Validate() error {
 		"taskQueueActivitiesPerSecond": w.TaskQueueActivitiesPerSecond, "maxRequestsPerSecond": w.MaxRequestsPerSecond} {
 		if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 			add("worker.%s %v must be a rate of at least 0 (0 means unlimited)", key, r)
+		}
+	}
+	if w.MetricsAddress != "" {
+		if msg := checkListen(w.MetricsAddress); msg != "" {
+			add("worker.metricsAddress %q %s, e.g. 0.0.0.0:9090", w.MetricsAddress, msg)
 		}
 	}
 	if w.MaxBytesPerSecond < 0 {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -78,6 +81,11 @@ type Options struct {
 	// LogLevel of the server's log, written to LogFile in StateDir: debug,
 	// info, warn (the default) or error.
 	LogLevel string
+	// PostgresDSN, when set, keeps the state in PostgreSQL instead of the
+	// SQLite file: postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable.
+	// The database (and DATABASE_visibility) are created, and their schemas
+	// set up or upgraded, at start.
+	PostgresDSN string
 }
 
 // Server is a running embedded Temporal server.
@@ -130,6 +138,96 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			net.JoinHostPort(host, strconv.Itoa(port)), err)
 	}
 
+	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{
+		Level:      opts.LogLevel,
+		OutputFile: filepath.Join(opts.StateDir, LogFile),
+	}))
+	var persistence config.Persistence
+	if opts.PostgresDSN != "" {
+		main, vis, err := postgresConfigs(opts.PostgresDSN)
+		if err != nil {
+			return nil, err
+		}
+		if err := setupPostgres(main, "postgresql/v12/temporal", logger); err != nil {
+			return nil, err
+		}
+		if err := setupPostgres(vis, "postgresql/v12/visibility", logger); err != nil {
+			return nil, err
+		}
+		persistence = config.Persistence{
+			DefaultStore:    "default",
+			VisibilityStore: "visibility",
+			// Fixed for the life of the database.
+			NumHistoryShards: 4,
+			DataStores: map[string]config.DataStore{
+				"default":    {SQL: main},
+				"visibility": {SQL: vis},
+			},
+		}
+	} else {
+		sqlCfg, err := setupSQLite(opts)
+		if err != nil {
+			return nil, err
+		}
+		persistence = config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		}
+	}
+
+	cfg, err := serverConfig(host, port, persistence)
+	if err != nil {
+		return nil, err
+	}
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: claim mapper: %w", err)
+	}
+	ts, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// Jobs list their workflows by search attribute right after
+			// starting them; the default of a minute would hide them.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+			// The scanners are system workflows the server must start
+			// within a deadline or exit the whole process: on a loaded
+			// host (two cores busy copying) that killed the server at
+			// start. What they sweep (stale task queue rows, old build
+			// ids) stays small on a single-cluster migration server.
+			dynamicconfig.TaskQueueScannerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+			dynamicconfig.BuildIdScavengerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: create the server: %w", err)
+	}
+	if err := ts.Start(); err != nil {
+		return nil, fmt.Errorf("embedded: start the server: %w", err)
+	}
+	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace}
+	if err := s.waitReady(ctx, opts); err != nil {
+		_ = ts.Stop()
+		return nil, err
+	}
+	if uiPort != 0 {
+		s.startUI(uiHost, uiPort)
+	}
+	return s, nil
+}
+
+// setupSQLite creates the database file with its schema if missing, and the
+// namespace with its search attributes.
+func setupSQLite(opts Options) (*config.SQL, error) {
 	dbPath := filepath.Join(opts.StateDir, DatabaseFile)
 	sqlCfg := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
@@ -151,55 +249,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil {
 		return nil, fmt.Errorf("embedded: namespace %s: %w", opts.Namespace, err)
 	}
-
-	cfg, err := serverConfig(host, port, sqlCfg)
-	if err != nil {
-		return nil, err
-	}
-	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{
-		Level:      opts.LogLevel,
-		OutputFile: filepath.Join(opts.StateDir, LogFile),
-	}))
-	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: authorizer: %w", err)
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: claim mapper: %w", err)
-	}
-	ts, err := temporal.NewServer(
-		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Jobs list their workflows by search attribute right after
-			// starting them; the default of a minute would hide them.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: create the server: %w", err)
-	}
-	if err := ts.Start(); err != nil {
-		return nil, fmt.Errorf("embedded: start the server: %w", err)
-	}
-	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace}
-	if err := s.waitReady(ctx); err != nil {
-		_ = ts.Stop()
-		return nil, err
-	}
-	if uiPort != 0 {
-		s.startUI(uiHost, uiPort)
-	}
-	return s, nil
+	return sqlCfg, nil
 }
 
 // serverConfig is a single-process cluster: all four services in this
 // process on loopback ports, the frontend on host:port.
-func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, error) {
+func serverConfig(host string, port int, persistence config.Persistence) (*config.Config, error) {
 	ports, err := freePorts(7)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: pick internal ports: %w", err)
@@ -219,12 +274,7 @@ func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, er
 		Global: config.Global{
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"},
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		},
+		Persistence: persistence,
 		ClusterMetadata: &cluster.Config{
 			FailoverVersionIncrement: 10,
 			MasterClusterName:        "active",
@@ -255,7 +305,7 @@ func serverConfig(host string, port int, sqlCfg *config.SQL) (*config.Config, er
 // waitReady polls the frontend until it describes the namespace: the
 // services start in the background and a client would otherwise meet a
 // server that is not ready yet.
-func (s *Server) waitReady(ctx context.Context) error {
+func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	c, err := client.DialContext(ctx, client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: quietLogger{}})
@@ -272,10 +322,50 @@ func (s *Server) waitReady(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		var nf *serviceerror.NamespaceNotFound
+		if errors.As(err, &nf) {
+			// Only a PostgreSQL store starts without it (SQLite's is created
+			// in the file beforehand).
+			if err := s.register(ctx, c, opts); err != nil {
+				return err
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("embedded: namespace %s not ready: %w", s.namespace, err)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// register creates the namespace and its search attributes through the
+// frontend.
+func (s *Server) register(ctx context.Context, c client.Client, opts Options) error {
+	_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        s.namespace,
+		WorkflowExecutionRetentionPeriod: durationpb.New(opts.Retention),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("embedded: register namespace %s: %w", s.namespace, err)
+	}
+	if len(opts.SearchAttributes) == 0 {
+		return nil
+	}
+	for {
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: s.namespace, SearchAttributes: opts.SearchAttributes,
+		})
+		var saExists *serviceerror.AlreadyExists
+		if err == nil || errors.As(err, &saExists) {
+			return nil
+		}
+		// The new namespace may take a moment to reach every service.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("embedded: search attributes in namespace %s: %w", s.namespace, err)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -385,7 +475,15 @@ func listenAddress(what, addr, def string) (string, int, error) {
 // checkFree binds host:port and lets go of it, returning the port (the one
 // the system picked when port is 0).
 func checkFree(host string, port int) (int, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	var (
+		ln  net.Listener
+		err error
+	)
+	if port == 0 {
+		ln, err = listenLow(host)
+	} else {
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -398,7 +496,7 @@ func checkFree(host string, port int) (int, error) {
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := listenLow("127.0.0.1")
 		if err != nil {
 			return nil, err
 		}
@@ -406,6 +504,21 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// listenLow listens on a free port below 32768: the PostgreSQL schema keeps
+// the services' ports in a smallint, which the system's ephemeral ports
+// overflow.
+func listenLow(host string) (net.Listener, error) {
+	const lo, hi = 20000, 32767
+	start := lo + rand.IntN(hi-lo)
+	for i := range hi - lo {
+		p := lo + (start-lo+i)%(hi-lo)
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			return ln, nil
+		}
+	}
+	return nil, fmt.Errorf("no free port from %d to %d on %s", lo, hi, host)
 }
 
 // quietLogger discards the SDK client's logs while polling for readiness.

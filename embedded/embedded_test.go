@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/bucketferry/bucketferry/embedded"
+	"github.com/bucketferry/bucketferry/internal/pgtest"
 )
 
 func greet(ctx workflow.Context, name string) (string, error) {
@@ -133,4 +134,62 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s: %.300s", u, resp.Status, b)
 	}
 	return string(b)
+}
+
+// TestPostgres keeps the state in PostgreSQL: the databases and schemas are
+// created at the first start, found at the second, and a workflow run
+// before the restart is there after it.
+func TestPostgres(t *testing.T) {
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	opts := embedded.Options{
+		StateDir:         t.TempDir(),
+		Address:          "127.0.0.1:0",
+		UIAddress:        embedded.NoUI,
+		PostgresDSN:      dsn,
+		SearchAttributes: map[string]enumspb.IndexedValueType{"BucketferryTest": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+	}
+	for round := range 2 {
+		s, err := embedded.Start(ctx, opts)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.FrontendAddress(), Namespace: s.Namespace()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if round == 0 {
+			w := worker.New(c, "q", worker.Options{})
+			w.RegisterWorkflow(greet)
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "pg-1", TaskQueue: "q"}, greet, "postgres")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := run.Get(ctx, &got); err != nil {
+				t.Fatal(err)
+			}
+			w.Stop()
+		} else if err := c.GetWorkflow(ctx, "pg-1", "").Get(ctx, &got); err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		if got != "hello postgres" {
+			t.Fatalf("round %d: result %q", round, got)
+		}
+		sa, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.Namespace()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sa.GetCustomAttributes()["BucketferryTest"] != enumspb.INDEXED_VALUE_TYPE_KEYWORD {
+			t.Fatalf("custom search attributes: %v", sa.GetCustomAttributes())
+		}
+		c.Close()
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -32,6 +32,9 @@ type Config struct {
 	// DefaultS3AccessKeyID / DefaultS3SecretAccessKey.
 	S3Credentials map[string]string
 	S3Faults      FaultConfig
+	// OSSRestoreDelay is how long an OSS RestoreObject takes before the
+	// archived object becomes readable; zero restores at once.
+	OSSRestoreDelay time.Duration
 	// Buckets are created at start: OSS buckets are plain names, COS ones
 	// carry the APPID suffix (name-1250000000); both live in one backend.
 	Buckets []string
@@ -61,7 +64,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{Backend: b, OSSFaults: NewFaults(cfg.OSSFaults), COSFaults: NewFaults(cfg.COSFaults), S3Faults: NewFaults(cfg.S3Faults)}
-	oss := &OSSFrontEnd{Backend: b, Credentials: cfg.OSSCredentials}
+	oss := &OSSFrontEnd{Backend: b, Credentials: cfg.OSSCredentials, RestoreDelay: cfg.OSSRestoreDelay}
 	cos := &COSFrontEnd{Backend: b, Credentials: cfg.COSCredentials}
 	if s.ossURL, err = s.listen(cfg.OSSAddr, s.OSSFaults.Wrap(oss, oss.WriteError)); err != nil {
 		s.Close()

@@ -23,6 +23,13 @@ const (
 	QueryProgress = "progress" // JobWorkflow: returns Progress
 	// SignalShard is sent by a shard workflow to its job with a ShardReport.
 	SignalShard = "shard-report"
+	// UpdatePause and UpdateResume (JobWorkflow, no argument, returning
+	// ControlResult) stop and restart the starting of new copies.
+	UpdatePause  = "pause"
+	UpdateResume = "resume"
+	// SignalShardControl is sent by a job to its running shards with a
+	// ShardControl when it is paused or resumed.
+	SignalShardControl = "shard-control"
 )
 
 // Location is a store named in the workers' configuration (which holds its
@@ -54,6 +61,11 @@ const (
 	Skip ConflictPolicy = "skip"
 	// SkipIdentical skips only when size and CRC64 already match.
 	SkipIdentical ConflictPolicy = "skip-identical"
+	// Changed is the second pass of an incremental sync: it copies only
+	// objects new at the source, or whose size or CRC64 differ from the
+	// destination's, or whose source LastModified is newer. Counts.New and
+	// Counts.Changed split what it copied; Skipped counts the unchanged.
+	Changed ConflictPolicy = "changed"
 )
 
 // Filters narrow the objects of a job beyond the source prefix.
@@ -69,11 +81,19 @@ type Filters struct {
 	Manifest *ManifestRef `json:"manifest,omitempty"`
 }
 
-// ManifestRef is an object holding a list of keys.
+// ManifestRef is an object holding a list of keys, or (Format
+// ManifestFailures) the failure log of an earlier job: every JSON Lines
+// chunk object under Prefix, read in key order, each line a Failure whose
+// Key is copied again.
 type ManifestRef struct {
-	Store string `json:"store"`
-	Key   string `json:"key"`
+	Store  string `json:"store"`
+	Key    string `json:"key,omitempty"`
+	Format string `json:"format,omitempty"` // "" (one key per line) or ManifestFailures
+	Prefix string `json:"prefix,omitempty"` // ManifestFailures: where the chunks are
 }
+
+// ManifestFailures is the ManifestRef format of a failure log.
+const ManifestFailures = "failures"
 
 // Concurrency bounds the parallelism of a job.
 type Concurrency struct {
@@ -94,6 +114,10 @@ type JobSpec struct {
 	Destination Location       `json:"destination"`
 	Filters     Filters        `json:"filters,omitempty"`
 	Conflict    ConflictPolicy `json:"conflict,omitempty"`
+	// Archive says what to do with archived source objects not restored
+	// (default ArchiveSkip); Restore tunes ArchiveRestore.
+	Archive ArchivePolicy   `json:"archive,omitempty"`
+	Restore *RestoreOptions `json:"restore,omitempty"`
 	// StorageClass, when set, is forced on every destination object
 	// (STANDARD, STANDARD_IA, ARCHIVE, ... or a neutral name); otherwise the
 	// source class is mapped, with ClassMap overriding the default mapping.
@@ -173,7 +197,10 @@ func (s JobSpec) WithDefaults(jobID string) JobSpec {
 // Shard is one contiguous piece of a job's key space: the keys k with
 // After < k < Before (an empty Before is unbounded) under the source
 // prefix, or, for manifest jobs, the manifest lines in bytes
-// [ManifestStart, ManifestEnd).
+// [ManifestStart, ManifestEnd). For a failure-log manifest
+// (ManifestFailures), After and Before bound the chunk object keys the shard
+// reads, and the manifest offsets count bytes of those chunks laid end to
+// end in key order.
 type Shard struct {
 	Index         int    `json:"index"`
 	After         string `json:"after,omitempty"`
@@ -193,6 +220,11 @@ type Counts struct {
 	// BytesSent counts every byte uploaded, retries included, so
 	// BytesSent - BytesCopied is what failures and retries cost.
 	BytesSent int64 `json:"bytesSent"`
+	// New and Changed split Copied under the Changed conflict policy:
+	// objects absent at the destination, and objects that differed (or
+	// whose copy an interrupted attempt made).
+	New     int64 `json:"new,omitempty"`
+	Changed int64 `json:"changed,omitempty"`
 }
 
 // Add adds o to c.
@@ -204,6 +236,8 @@ func (c *Counts) Add(o Counts) {
 	c.BytesSkipped += o.BytesSkipped
 	c.BytesFailed += o.BytesFailed
 	c.BytesSent += o.BytesSent
+	c.New += o.New
+	c.Changed += o.Changed
 }
 
 // Objects is the number of objects done, whatever the outcome.
@@ -237,6 +271,9 @@ const (
 	StatusCompletedWithFailures Status = "completed with failures"
 	// StatusFailed: the job stopped (bad credentials, missing bucket).
 	StatusFailed Status = "failed"
+	// StatusPaused: a running job whose shards start no new copies until
+	// it is resumed.
+	StatusPaused Status = "paused"
 )
 
 // JobResult is what a finished job workflow returns.
@@ -293,6 +330,9 @@ type JobState struct {
 	Started   time.Time    `json:"started"`
 	Samples   []RateSample `json:"samples,omitempty"`
 	Runs      int          `json:"runs"`
+	// Paused and ControlSeq carry the pause state (see ShardControl).
+	Paused     bool  `json:"paused,omitempty"`
+	ControlSeq int64 `json:"controlSeq,omitempty"`
 	// Limits are the job's current limits (nil: the spec's).
 	Limits *Limits `json:"limits,omitempty"`
 }
@@ -316,6 +356,27 @@ type ShardInput struct {
 	Page           int    `json:"page"` // pages done so far, names failure-log chunks
 	Counts         Counts `json:"counts"`
 	Runs           int    `json:"runs"`
+	// Paused and ControlSeq carry the last ShardControl across
+	// continue-as-new.
+	Paused     bool  `json:"paused,omitempty"`
+	ControlSeq int64 `json:"controlSeq,omitempty"`
+}
+
+// ShardControl is the signal a job sends its running shards when it is
+// paused or resumed. Seq grows with every change, so that a shard applies
+// only the newest whatever order signals arrive in.
+type ShardControl struct {
+	Paused bool  `json:"paused"`
+	Seq    int64 `json:"seq"`
+}
+
+// ControlResult answers UpdatePause and UpdateResume.
+type ControlResult struct {
+	Paused bool `json:"paused"`
+	// Changed is false when the job already was in the state asked for.
+	Changed bool `json:"changed"`
+	// ShardsNotified is how many running shards were told.
+	ShardsNotified int `json:"shardsNotified"`
 }
 
 // ShardResult is what a shard workflow returns (and reports to its job).
@@ -376,6 +437,9 @@ type CopyPageResult struct {
 	Counts       Counts        `json:"counts"`
 	Large        []LargeObject `json:"large,omitempty"`
 	Failures     []Failure     `json:"failures,omitempty"` // sample
+	// Archived are the archived, not restored objects found under the
+	// ArchiveRestore policy, left for the shard's restore flow.
+	Archived []LargeObject `json:"archived,omitempty"`
 }
 
 // CopyLargeInput asks for one large object to be copied.

@@ -29,10 +29,11 @@ func (s JobSpec) Validate() error {
 		bad("destination.prefix", "%q overlaps the source prefix %q in the same store", s.Destination.Prefix, s.Source.Prefix)
 	}
 	switch s.Conflict {
-	case "", Overwrite, Skip, SkipIdentical:
+	case "", Overwrite, Skip, SkipIdentical, Changed:
 	default:
-		bad("conflict", "%q is not one of %q, %q, %q", s.Conflict, Overwrite, Skip, SkipIdentical)
+		bad("conflict", "%q is not one of %q, %q, %q, %q", s.Conflict, Overwrite, Skip, SkipIdentical, Changed)
 	}
+	errs = append(errs, s.validateArchive()...)
 	for i, p := range s.Filters.Include {
 		if _, err := compileGlob(p); err != nil {
 			bad(fmt.Sprintf("filters.include[%d]", i), "%v", err)
@@ -47,8 +48,17 @@ func (s JobSpec) Validate() error {
 		if m.Store == "" {
 			bad("filters.manifest.store", "required")
 		}
-		if m.Key == "" {
-			bad("filters.manifest.key", "required")
+		switch m.Format {
+		case "":
+			if m.Key == "" {
+				bad("filters.manifest.key", "required")
+			}
+		case ManifestFailures:
+			if m.Prefix == "" {
+				bad("filters.manifest.prefix", "required for format %q", m.Format)
+			}
+		default:
+			bad("filters.manifest.format", "%q is not \"\" or %q", m.Format, ManifestFailures)
 		}
 	}
 	if s.FailureLog != nil && s.FailureLog.Store == "" {

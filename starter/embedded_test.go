@@ -9,11 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +20,8 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/childproc"
+	"github.com/bucketferry/bucketferry/internal/pgtest"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -39,64 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// child is the starter running as a separate process.
-type child struct {
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan error
-}
-
-func startChild(t *testing.T, args ...string) *child {
+// startChild runs the test binary as the starter, in its own process.
+func startChild(t *testing.T, args ...string) *childproc.Proc {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], args...), out: &lockedBuffer{}, done: make(chan error, 1)}
-	c.cmd.Env = append(os.Environ(), asStarter+"=1")
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		c.done <- nil
-	})
-	return c
-}
-
-// wait waits for the child to exit and returns its exit code.
-func (c *child) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case err := <-c.done:
-		c.done <- err
-		if err == nil {
-			return 0
-		}
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		t.Fatalf("child: %v\n%s", err, c.out.String())
-	case <-time.After(timeout):
-		t.Fatalf("child did not finish in %s:\n%s", timeout, c.out.String())
-	}
-	return -1
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return childproc.Start(t, "starter "+args[0], []string{asStarter + "=1"}, append([]string{os.Args[0]}, args...)...)
 }
 
 func freeAddr(t *testing.T) string {
@@ -120,6 +65,10 @@ type embeddedEnv struct {
 }
 
 func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
+	return newEmbeddedEnvDSN(t, ds, ui, "")
+}
+
+func newEmbeddedEnvDSN(t *testing.T, ds emulator.DataSet, ui bool, dsn string) embeddedEnv {
 	t.Helper()
 	emu, err := emulator.Start(emulator.Config{
 		OSSAddr: "127.0.0.1:0", COSAddr: "127.0.0.1:0",
@@ -136,6 +85,10 @@ func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
 		t.Fatal(err)
 	}
 	e := embeddedEnv{emu: emu, stateDir: filepath.Join(t.TempDir(), "state"), address: freeAddr(t), uiAddress: "-", objects: st.Objects}
+	if dsn != "" {
+		// PostgreSQL keeps the server's ports in a smallint: let it pick.
+		e.address = "127.0.0.1:0"
+	}
 	if ui {
 		e.uiAddress = freeAddr(t)
 	}
@@ -144,6 +97,7 @@ func newEmbeddedEnv(t *testing.T, ds emulator.DataSet, ui bool) embeddedEnv {
   stateDir: %q
   address: %q
   uiAddress: %q
+  postgresDSN: %q
 worker:
   maxConcurrentActivities: 8
   shutdownTimeout: 1s
@@ -166,7 +120,7 @@ stores:
     region: ap-guangzhou
     secretId: cos-id
     secretKey: cos-key
-`, e.stateDir, e.address, e.uiAddress, emu.OSSURL(), emu.COSURL())
+`, e.stateDir, e.address, e.uiAddress, dsn, emu.OSSURL(), emu.COSURL())
 	if err := os.WriteFile(e.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -191,14 +145,11 @@ func TestEmbeddedSIGKILLResumes(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for len(e.emu.Backend.Keys("dst-1250000000")) < e.objects/3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress:\n%s", first.out.String())
+			t.Fatalf("no progress:\n%s", first.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	first.wait(t, time.Minute)
+	first.Kill() // SIGKILL
 	before := map[string]time.Time{}
 	for _, k := range e.emu.Backend.Keys("dst-1250000000") {
 		o, err := e.emu.Backend.Object("dst-1250000000", k)
@@ -214,10 +165,10 @@ func TestEmbeddedSIGKILLResumes(t *testing.T) {
 	e.emu.COSFaults.Set(emulator.FaultConfig{})
 
 	second := startChild(t, e.startArgs()...)
-	if code := second.wait(t, 4*time.Minute); code != 0 {
-		t.Fatalf("second run exited %d:\n%s", code, second.out.String())
+	if code := second.Wait(t, 4*time.Minute); code != 0 {
+		t.Fatalf("second run exited %d:\n%s", code, second.Output())
 	}
-	out := second.out.String()
+	out := second.Output()
 	if !strings.Contains(out, "attached to it") || !strings.Contains(out, ": succeeded") {
 		t.Fatalf("second run did not resume the job to success:\n%s", out)
 	}
@@ -249,9 +200,9 @@ func TestEmbeddedWebUI(t *testing.T) {
 	srv := startChild(t, "server", "-config", e.cfgPath)
 	ui := "http://" + e.uiAddress
 	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(srv.out.String(), "Web UI:") {
+	for !strings.Contains(srv.Output(), "Web UI:") {
 		if time.Now().After(deadline) {
-			t.Fatalf("server not ready:\n%s", srv.out.String())
+			t.Fatalf("server not ready:\n%s", srv.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -277,8 +228,8 @@ func TestEmbeddedWebUI(t *testing.T) {
 	}
 	defer w.Stop()
 	start := startChild(t, "start", "-config", e.cfgPath, "-source", "src", "-destination", "dst", "-job-id", "ui-job")
-	if code := start.wait(t, 3*time.Minute); code != 0 {
-		t.Fatalf("start exited %d:\n%s", code, start.out.String())
+	if code := start.Wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("start exited %d:\n%s", code, start.Output())
 	}
 
 	page := get(t, ui+"/")
@@ -323,4 +274,30 @@ func get(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s", u, resp.Status)
 	}
 	return string(b)
+}
+
+// TestEmbeddedPostgres runs a migration job on the embedded server with
+// its state in PostgreSQL (Debian's, started by the test), twice on the
+// same database: the second start finds the schema and refuses the job id
+// that already ran.
+func TestEmbeddedPostgres(t *testing.T) {
+	dsn := pgtest.Start(t)
+	e := newEmbeddedEnvDSN(t, emulator.DataSet{Objects: 300, MaxSize: 64 << 10, Large: 1, LargeSize: 20 << 20, Seed: 6}, false, dsn)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := runStart(ctx, e.startArgs("-job-id", "pg-job")[1:], &out); err != nil {
+		t.Fatalf("start: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "job pg-job: succeeded") {
+		t.Fatalf("job did not succeed:\n%s", out.String())
+	}
+	if verified, problems := compareBuckets(e.emu.Backend, "src", "dst-1250000000"); verified != e.objects {
+		t.Fatalf("verified %d of %d: %v", verified, e.objects, problems)
+	}
+	out.Reset()
+	err := runStart(ctx, e.startArgs("-job-id", "pg-job")[1:], &out)
+	if err == nil || !strings.Contains(err.Error(), "already ran") {
+		t.Fatalf("second start of the same job id: %v\n%s", err, out.String())
+	}
 }

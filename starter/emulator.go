@@ -108,6 +108,15 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ready; Ctrl-C stops")
 	<-ctx.Done()
+	// What went through each front end, for whoever ran it (the chaos test
+	// measures bytes re-sent with it).
+	for _, fe := range []struct {
+		name string
+		st   emulator.FaultStats
+	}{{"OSS", srv.OSSFaults.Stats()}, {"COS", srv.COSFaults.Stats()}} {
+		fmt.Fprintf(stdout, "stats %s: requests=%d bytesIn=%d bytesOut=%d injectedErrors=%d resets=%d\n",
+			fe.name, fe.st.Requests, fe.st.BytesIn, fe.st.BytesOut, fe.st.InjectedErrors, fe.st.Resets)
+	}
 	return nil
 }
 

@@ -83,16 +83,28 @@ func runFailures(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// exportToFile writes next to path and renames, so that an interrupted
-// export never leaves a partial list that looks complete.
+// exportToFile writes the export with writeComplete, so that an
+// interrupted export never leaves a partial list that looks complete.
 func exportToFile(ctx context.Context, st storage.Store, prefix, format, path string) (int64, error) {
+	var n int64
+	err := writeComplete(path, func(w io.Writer) error {
+		var err error
+		n, err = exportFailures(ctx, st, prefix, newFailureSink(format, w))
+		return err
+	})
+	return n, err
+}
+
+// writeComplete writes a file through write into a temporary file next to
+// path and renames it into place only once all of it is written.
+func writeComplete(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return 0, fmt.Errorf("create output: %w", err)
+		return fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(f.Name()) // fails harmlessly once renamed
 	bw := bufio.NewWriterSize(f, 256<<10)
-	n, err := exportFailures(ctx, st, prefix, newFailureSink(format, bw))
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -106,9 +118,9 @@ func exportToFile(ctx context.Context, st storage.Store, prefix, format, path st
 		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		return n, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return n, nil
+	return nil
 }
 
 // locateFailureLog finds where a job writes its failure log: the result of

@@ -62,7 +62,7 @@ func (f *startFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.destination, "destination", "", "destination `STORE[:PREFIX]`")
 	fs.Var(&f.include, "include", "copy only keys matching this `GLOB` (repeatable; replaces the spec's list)")
 	fs.Var(&f.exclude, "exclude", "skip keys matching this `GLOB` (repeatable; replaces the spec's list)")
-	fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical")
+	fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical, changed (a second pass: see sync)")
 	fs.StringVar(&f.storageClass, "storage-class", "", "force this destination storage `CLASS` (default: map the source's)")
 	fs.IntVar(&f.shards, "shards", 0, fmt.Sprintf("key-range shards to aim for (default %d)", migration.DefaultShards))
 	fs.StringVar(&f.jobID, "job-id", "", "job `ID`, the workflow id (default job-YYYYMMDD-HHMMSS-xxxx)")

@@ -36,9 +36,13 @@ func commands() []command {
 		{"status", "show a job's progress, or its result; -watch follows it to the end", runStatus},
 		{"wait", "wait for a job to end; exit 0 succeeded, 3 completed with failures, 1 failed", runWait},
 		{"cancel", "ask a running job to stop", runCancel},
+		{"pause", "stop a running job from starting new copies (copies in flight finish)", runPause},
+		{"resume", "let a paused job go on", runResume},
+		{"retry", "copy again exactly the failed objects of a finished job (or of its newest retry)", runRetry},
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
 		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
 		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
+		{"sync", "second pass: copy only new or changed objects, once or on a schedule (-every)", runSync},
 		{"limits", "show or change a running job's QPS and bandwidth limits (over all its workers)", runLimits},
 	}
 }

@@ -102,7 +102,9 @@ func wouldCopy(policy migration.ConflictPolicy, r verify.Report) (int64, int64) 
 	switch policy {
 	case migration.Skip:
 		return r.Missing, r.MissingBytes
-	case migration.SkipIdentical:
+	case migration.SkipIdentical, migration.Changed:
+		// changed also copies what is identical but newer at the source,
+		// which a comparison of sizes and CRC64s cannot see.
 		return r.Missing + r.Differing + r.Unverifiable, r.MissingBytes + r.DifferingBytes + r.UnverifiableBytes
 	}
 	return r.SourceObjects, r.SourceBytes

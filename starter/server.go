@@ -65,6 +65,7 @@ func startLocal(ctx context.Context, cfg *config.Config, withWorker bool) (*loca
 		UIAddress:        cfg.Server.UIAddress,
 		Namespace:        cfg.Temporal.Namespace,
 		SearchAttributes: searchAttributeTypes(),
+		PostgresDSN:      cfg.Server.PostgresDSN.Value(),
 	})
 	if err != nil {
 		return nil, err
@@ -144,7 +145,11 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer l.Close()
-	fmt.Fprintf(stdout, "Temporal server ready (state in %s)\n", cfg.Server.StateDir)
+	state := cfg.Server.StateDir
+	if cfg.Server.PostgresDSN.Value() != "" {
+		state = "PostgreSQL"
+	}
+	fmt.Fprintf(stdout, "Temporal server ready (state in %s)\n", state)
 	fmt.Fprintf(stdout, "  frontend:  %s  namespace %s\n", l.srv.FrontendAddress(), l.srv.Namespace())
 	if u := l.srv.UIURL(); u != "" {
 		fmt.Fprintf(stdout, "  Web UI:    %s\n", u)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -261,36 +260,19 @@ func verifyCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	return nil
 }
 
-// verifyToFile writes the diff list next to path and renames it, so that
-// an interrupted run never leaves a partial list that looks complete.
+// verifyToFile writes the diff list with writeComplete, so that an
+// interrupted run never leaves a partial list that looks complete.
 func verifyToFile(ctx context.Context, o verify.Options, format, path string) (verify.Report, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return verify.Report{}, fmt.Errorf("create output: %w", err)
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	bw := bufio.NewWriterSize(f, 256<<10)
-	sink := newDiffSink(format, bw)
-	rep, err := verify.Run(ctx, o, sink.write)
-	if err == nil {
-		err = sink.flush()
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return rep, fmt.Errorf("write %s: %w", path, err)
-	}
-	return rep, nil
+	var rep verify.Report
+	err := writeComplete(path, func(w io.Writer) error {
+		sink := newDiffSink(format, w)
+		var err error
+		if rep, err = verify.Run(ctx, o, sink.write); err != nil {
+			return err
+		}
+		return sink.flush()
+	})
+	return rep, err
 }
 
 func printVerifySummary(w io.Writer, spec migration.JobSpec, r verify.Report, output string) {

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/metrics"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -71,6 +72,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts, err := cfg.ClientOptions(logger)
 	if err != nil {
 		return err
+	}
+	if cfg.Worker.MetricsAddress != "" {
+		m, err := metrics.Serve(cfg.Worker.MetricsAddress, logger)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		opts.MetricsHandler = m.Handler
+		logger.Info("serving metrics", "url", "http://"+m.Addr()+"/metrics")
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

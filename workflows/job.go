@@ -41,6 +41,9 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err != nil {
 		return migration.JobResult{}, fmt.Errorf("register progress query: %w", err)
 	}
+	if err := j.registerControl(ctx); err != nil {
+		return migration.JobResult{}, fmt.Errorf("register pause and resume: %w", err)
+	}
 	if err := j.registerLimits(ctx); err != nil {
 		return migration.JobResult{}, err
 	}
@@ -73,7 +76,8 @@ type job struct {
 	children   []*child         // started by this run and not yet ended
 	ended      []endedShard     // children ended, waiting for the reports before them
 	canceled   bool
-	progressed bool // a report or a shard's end came in this run
+	progressed bool     // a report or a shard's end came in this run
+	ctl        *control // pause and resume (control.go)
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -168,6 +172,7 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 		j.onReport(ctx, r)
 	})
 	j.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { j.canceled = true })
+	j.watchControl()
 
 	for {
 		j.settle(ctx)
@@ -183,8 +188,8 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			// report or end waiting in this run. (And only after some
 			// progress of this run's own, so that runs never follow each
 			// other doing nothing.) No shard starts meanwhile.
-			if !j.allStarted() {
-				if err := workflow.Await(ctx, j.allStarted); err != nil {
+			if !j.allStarted() || !controlIdle(ctx) {
+				if err := workflow.Await(ctx, func() bool { return j.allStarted() && controlIdle(ctx) }); err != nil {
 					j.canceled = true
 				}
 				continue
@@ -202,7 +207,7 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 
 // fill starts shards while the window has room.
 func (j *job) fill(ctx workflow.Context) {
-	for len(j.st.Running) < j.window && j.st.NextShard < len(j.st.Plan) {
+	for !j.st.Paused && len(j.st.Running) < j.window && j.st.NextShard < len(j.st.Plan) {
 		s := j.st.Plan[j.st.NextShard]
 		j.st.NextShard++
 		j.startShard(ctx, s)
@@ -411,7 +416,7 @@ func (j *job) upsert(ctx workflow.Context, all bool) {
 		return
 	}
 	updates := []temporal.SearchAttributeUpdate{
-		temporal.NewSearchAttributeKeyKeyword(migration.SAStatus).ValueSet(string(j.status)),
+		temporal.NewSearchAttributeKeyKeyword(migration.SAStatus).ValueSet(string(j.displayStatus())),
 		temporal.NewSearchAttributeKeyInt64(migration.SAObjectsCopied).ValueSet(j.st.Counts.Copied),
 		temporal.NewSearchAttributeKeyInt64(migration.SABytesCopied).ValueSet(j.st.Counts.BytesCopied),
 		temporal.NewSearchAttributeKeyInt64(migration.SAObjectsFailed).ValueSet(j.st.Counts.Failed),
@@ -432,7 +437,7 @@ func (j *job) progress(ctx workflow.Context) migration.Progress {
 	now := workflow.Now(ctx)
 	total := len(j.st.Plan)
 	p := migration.Progress{
-		Status: j.status,
+		Status: j.displayStatus(),
 		Shards: migration.ShardCounts{
 			Total:   total,
 			Done:    j.st.Done,

@@ -60,6 +60,7 @@ type shard struct {
 	listed     bool                    // the last page has been listed
 	queue      []migration.LargeObject // large objects not yet started
 	large      int                     // CopyLarge activities in flight
+	arch       *archiveFlow            // restores of archived objects, if any
 
 	failures        []migration.Failure // sample of this run, for the result
 	pending         migration.Counts    // not yet reported to the job
@@ -70,6 +71,8 @@ type shard struct {
 	fatal    string // err for a person
 	jobGone  bool   // reporting failed: there is no job to tell
 	canceled bool
+
+	control workflow.ReceiveChannel // pause and resume (control.go)
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
@@ -83,6 +86,7 @@ func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
 	s.window = min(s.spec.Concurrency.LargeObjects, maxWindow)
 	s.actx, s.cancelActs = workflow.WithCancel(ctx)
 	s.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { s.canceled = true })
+	s.watchControl(ctx)
 	return s
 }
 
@@ -101,13 +105,13 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 		// Pages go one after the other (each starts after the last key of
 		// the one before), and only once the large objects found so far
 		// are under way, so the queue stays within one page.
-		if !s.paging && !s.listed && len(s.queue) == 0 && !suggested {
+		if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused {
 			s.startPage(ctx)
 		}
-		for s.large < s.window && len(s.queue) > 0 {
+		for !s.in.Paused && s.large < s.window && len(s.queue) > 0 {
 			s.startLarge(ctx)
 		}
-		idle := !s.paging && s.large == 0 && len(s.queue) == 0
+		idle := !s.paging && s.large == 0 && len(s.queue) == 0 && !s.restoring()
 		switch {
 		case idle && s.listed && s.reports == 0:
 			return s.finish(ctx)
@@ -190,6 +194,7 @@ func (s *shard) onPage(ctx workflow.Context, what string, res migration.CopyPage
 	s.listed = res.Done
 	s.queue = append(s.queue, res.Large...)
 	s.count(res.Counts, res.Failures)
+	s.onArchived(ctx, res.Archived)
 }
 
 func (s *shard) startLarge(ctx workflow.Context) {
@@ -298,6 +303,7 @@ func (s *shard) finish(ctx workflow.Context) (migration.ShardResult, error) {
 }
 
 func (s *shard) continueAsNew(ctx workflow.Context) error {
+	s.drainControl()
 	next := s.in
 	next.Spec = s.spec
 	next.Runs++

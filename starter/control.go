@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/bucketferry/bucketferry/migration"
+)
+
+// controlTimeout bounds a pause or resume: a worker must run the update.
+const controlTimeout = 30 * time.Second
+
+// runPause stops a job from starting new copies.
+func runPause(ctx context.Context, args []string, stdout io.Writer) error {
+	return controlCommand(ctx, "pause", migration.UpdatePause, args, stdout)
+}
+
+// runResume lets a paused job go on.
+func runResume(ctx context.Context, args []string, stdout io.Writer) error {
+	return controlCommand(ctx, "resume", migration.UpdateResume, args, stdout)
+}
+
+func controlCommand(ctx context.Context, name, update string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	about := "Pause a running job: it starts no new shard and its shards start no new page or large object;\n" +
+		"copies in flight finish. The job stays paused, across restarts, until resumed."
+	if update == migration.UpdateResume {
+		about = "Resume a paused job: its shards go on where they stopped."
+	}
+	setUsage(fs, "[flags] JOB", about)
+	var cf connFlags
+	cf.register(fs)
+	id, err := jobArg(fs, args)
+	if err != nil {
+		return err
+	}
+	cn, err := cf.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	res, err := controlJob(ctx, cn.c, id, update)
+	if err != nil {
+		return err
+	}
+	h := hints{job: id, configPath: cf.configPath}
+	switch {
+	case !res.Changed && res.Paused:
+		fmt.Fprintf(stdout, "job %s was already paused\n", id)
+	case !res.Changed:
+		fmt.Fprintf(stdout, "job %s was not paused\n", id)
+	case res.Paused:
+		fmt.Fprintf(stdout, "job %s paused: %d running shards told; copies in flight finish their page or object\n", id, res.ShardsNotified)
+	default:
+		fmt.Fprintf(stdout, "job %s resumed: %d running shards told\n", id, res.ShardsNotified)
+	}
+	if res.Paused {
+		fmt.Fprintf(stdout, "  resume: %s\n", h.cmd("resume"))
+	}
+	fmt.Fprintf(stdout, "  watch:  %s\n", h.cmd("status", "-watch"))
+	return nil
+}
+
+// updater is the part of client.Client pause and resume use.
+type updater interface {
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+}
+
+// controlJob runs a pause or resume update on a job and waits for its
+// answer.
+func controlJob(ctx context.Context, c updater, id, update string) (migration.ControlResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	var res migration.ControlResult
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   update,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%s job %s: no answer within %s: is a worker polling task queue %q?", update, id, controlTimeout, migration.TaskQueue)
+		}
+		return res, fmt.Errorf("%s job %s: %w", update, id, err)
+	}
+	return res, nil
+}

@@ -156,6 +156,9 @@ func TestJobBandwidthLimitAcrossThreeWorkers(t *testing.T) {
 	t.Logf("source: %d objects, %d MiB", st.Objects, st.Bytes>>20)
 	h.startWorkers(t, 3)
 	spec := baseSpec()
+	// Many shards: the part of the job measured never reaches its tail,
+	// where fewer shards than workers are left in flight.
+	spec.Shards = 48
 	spec.PageSize = 20
 	spec.Concurrency.Shards = 12
 	spec.Concurrency.Objects = 4
@@ -170,7 +173,7 @@ func TestJobBandwidthLimitAcrossThreeWorkers(t *testing.T) {
 	bw := int64(8 * mib)
 	h.setLimits(t, run.GetID(), migration.LimitsUpdate{BandwidthBytesPerSecond: &bw})
 	time.Sleep(3 * time.Second)
-	_, bps = h.measure(6 * time.Second)
+	_, bps = h.measure(8 * time.Second)
 	assertNear(t, "KiB after raising the limit to 8 MiB/s", bps/1024, 8*1024)
 
 	var unlimited int64

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -233,5 +234,14 @@ func (c *Config) WorkerOptions() worker.Options {
 		TaskQueueActivitiesPerSecond:           w.TaskQueueActivitiesPerSecond,
 		Identity:                               w.Identity,
 		WorkerStopTimeout:                      w.ShutdownTimeout,
+		// A cancel or pause reaches a running copy with the answer to its
+		// next heartbeat: send them every few seconds rather than at 80 %
+		// of the heartbeat timeout, so that a cancelled job aborts its
+		// multipart uploads within seconds.
+		MaxHeartbeatThrottleInterval: heartbeatThrottle,
 	}
 }
+
+// heartbeatThrottle bounds the interval between heartbeats sent to the
+// server by a running activity.
+const heartbeatThrottle = 3 * time.Second

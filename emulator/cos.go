@@ -283,47 +283,6 @@ func cosBucketOwner(bucket string) cosOwner {
 	return cosOwner{ID: "qcs::cam::uin/" + uin + ":uin/" + uin, DisplayName: uin}
 }
 
-// cosEncoder URL-encodes listing fields when the request asked for
-// encoding-type=url, so keys with characters XML cannot carry survive.
-type cosEncoder bool
-
-func cosEncoding(q url.Values) (cosEncoder, error) {
-	switch t := q.Get("encoding-type"); t {
-	case "":
-		return false, nil
-	case "url":
-		return true, nil
-	default:
-		return false, apiErr(400, "InvalidArgument", "encoding-type %q is invalid; only url is supported.", t)
-	}
-}
-
-func (e cosEncoder) enc(s string) string {
-	if !e {
-		return s
-	}
-	return cosPercentEncode(s, "/")
-}
-
-func (e cosEncoder) typ() string {
-	if e {
-		return "url"
-	}
-	return ""
-}
-
-func cosIntParam(q url.Values, name string, def, lo, hi int) (int, error) {
-	v := q.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo {
-		return 0, apiErr(400, "InvalidArgument", "%s %q must be an integer of at least %d.", name, v, lo)
-	}
-	return min(n, hi), nil
-}
-
 type cosContents struct {
 	Key          string
 	LastModified string
@@ -355,11 +314,11 @@ func (f *COSFrontEnd) listObjects(req *cosRequest) error {
 	if !f.Backend.BucketExists(req.bucket) {
 		return ErrNoSuchBucket
 	}
-	enc, err := cosEncoding(req.q)
+	enc, err := listEncoding(req.q, "encoding-type %q is invalid; only url is supported.")
 	if err != nil {
 		return err
 	}
-	maxKeys, err := cosIntParam(req.q, "max-keys", cosMaxListKeys, 0, cosMaxListKeys)
+	maxKeys, err := clampedIntParam(req.q, "max-keys", cosMaxListKeys, 0, cosMaxListKeys)
 	if err != nil {
 		return err
 	}
@@ -657,15 +616,15 @@ type cosListPartsResult struct {
 }
 
 func (f *COSFrontEnd) listParts(req *cosRequest, uploadID string) error {
-	enc, err := cosEncoding(req.q)
+	enc, err := listEncoding(req.q, "encoding-type %q is invalid; only url is supported.")
 	if err != nil {
 		return err
 	}
-	maxParts, err := cosIntParam(req.q, "max-parts", 1000, 0, 1000)
+	maxParts, err := clampedIntParam(req.q, "max-parts", 1000, 0, 1000)
 	if err != nil {
 		return err
 	}
-	marker, err := cosIntParam(req.q, "part-number-marker", 0, 0, cosMaxPartNumber)
+	marker, err := clampedIntParam(req.q, "part-number-marker", 0, 0, cosMaxPartNumber)
 	if err != nil {
 		return err
 	}
@@ -770,11 +729,11 @@ func (f *COSFrontEnd) listUploads(req *cosRequest) error {
 	if !f.Backend.BucketExists(req.bucket) {
 		return ErrNoSuchBucket
 	}
-	enc, err := cosEncoding(req.q)
+	enc, err := listEncoding(req.q, "encoding-type %q is invalid; only url is supported.")
 	if err != nil {
 		return err
 	}
-	maxUploads, err := cosIntParam(req.q, "max-uploads", 1000, 1, 1000)
+	maxUploads, err := clampedIntParam(req.q, "max-uploads", 1000, 1, 1000)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -207,3 +208,49 @@ func hostWithoutPort(host string) string {
 
 // isoTime formats a time the way both providers do in XML listings.
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// listEncoder URL-encodes listing fields when the request asked for
+// encoding-type=url (COS and S3), so that keys with characters XML cannot
+// carry survive.
+type listEncoder bool
+
+// listEncoding reads encoding-type; invalid is the provider's message for
+// another value (with %q for it).
+func listEncoding(q url.Values, invalid string) (listEncoder, error) {
+	switch t := q.Get("encoding-type"); t {
+	case "":
+		return false, nil
+	case "url":
+		return true, nil
+	default:
+		return false, apiErr(400, "InvalidArgument", invalid, t)
+	}
+}
+
+func (e listEncoder) enc(s string) string {
+	if !e {
+		return s
+	}
+	return cosPercentEncode(s, "/")
+}
+
+func (e listEncoder) typ() string {
+	if e {
+		return "url"
+	}
+	return ""
+}
+
+// clampedIntParam parses an optional integer parameter of at least lo; a
+// value over hi means hi, as COS and S3 treat max-keys and the like.
+func clampedIntParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo {
+		return 0, apiErr(400, "InvalidArgument", "%s %q must be an integer of at least %d.", name, v, lo)
+	}
+	return min(n, hi), nil
+}

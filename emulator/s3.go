@@ -373,47 +373,6 @@ func (f *S3FrontEnd) bucketLocation(req *s3Request) error {
 
 // ---- listings
 
-// s3Encoder URL-encodes listing fields when the request asked for
-// encoding-type=url.
-type s3Encoder bool
-
-func s3Encoding(q url.Values) (s3Encoder, error) {
-	switch t := q.Get("encoding-type"); t {
-	case "":
-		return false, nil
-	case "url":
-		return true, nil
-	default:
-		return false, apiErr(400, "InvalidArgument", "Invalid Encoding Method specified in Request: %q.", t)
-	}
-}
-
-func (e s3Encoder) enc(s string) string {
-	if !e {
-		return s
-	}
-	return cosPercentEncode(s, "/")
-}
-
-func (e s3Encoder) typ() string {
-	if e {
-		return "url"
-	}
-	return ""
-}
-
-func s3IntParam(q url.Values, name string, def, lo, hi int) (int, error) {
-	v := q.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo {
-		return 0, apiErr(400, "InvalidArgument", "%s %q must be an integer of at least %d.", name, v, lo)
-	}
-	return min(n, hi), nil
-}
-
 type s3Contents struct {
 	Key          string
 	LastModified string
@@ -458,11 +417,11 @@ func s3ParseToken(tok string) (string, error) {
 // listObjects serves ListObjects (V1, marker) and ListObjectsV2
 // (continuation-token, start-after).
 func (f *S3FrontEnd) listObjects(req *s3Request, v2 bool) error {
-	enc, err := s3Encoding(req.q)
+	enc, err := listEncoding(req.q, "Invalid Encoding Method specified in Request: %q.")
 	if err != nil {
 		return err
 	}
-	maxKeys, err := s3IntParam(req.q, "max-keys", s3MaxListKeys, 0, s3MaxListKeys)
+	maxKeys, err := clampedIntParam(req.q, "max-keys", s3MaxListKeys, 0, s3MaxListKeys)
 	if err != nil {
 		return err
 	}
@@ -916,11 +875,11 @@ type s3ListPartsResult struct {
 }
 
 func (f *S3FrontEnd) listParts(req *s3Request, uploadID string) error {
-	maxParts, err := s3IntParam(req.q, "max-parts", 1000, 0, 1000)
+	maxParts, err := clampedIntParam(req.q, "max-parts", 1000, 0, 1000)
 	if err != nil {
 		return err
 	}
-	marker, err := s3IntParam(req.q, "part-number-marker", 0, 0, s3MaxPartNumber)
+	marker, err := clampedIntParam(req.q, "part-number-marker", 0, 0, s3MaxPartNumber)
 	if err != nil {
 		return err
 	}
@@ -1018,11 +977,11 @@ func (f *S3FrontEnd) listUploads(req *s3Request) error {
 	if req.q.Get("delimiter") != "" {
 		return s3NotImplemented("ListMultipartUploads with a delimiter")
 	}
-	enc, err := s3Encoding(req.q)
+	enc, err := listEncoding(req.q, "Invalid Encoding Method specified in Request: %q.")
 	if err != nil {
 		return err
 	}
-	maxUploads, err := s3IntParam(req.q, "max-uploads", 1000, 1, 1000)
+	maxUploads, err := clampedIntParam(req.q, "max-uploads", 1000, 1, 1000)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,7 @@ func controlCommand(ctx context.Context, name, update string, args []string, std
 	setUsage(fs, "[flags] JOB", about)
 	var cf connFlags
 	cf.register(fs)
-	id, err := jobArg(fs, args)
-	if err != nil {
-		return err
-	}
-	cn, err := cf.dial(ctx)
+	id, cn, err := cf.dialJob(ctx, fs, args)
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,20 @@ func (f *connFlags) dial(ctx context.Context) (*conn, error) {
 	return dialConfig(ctx, cfg)
 }
 
+// dialJob parses a job sub-command's flags and its JOB argument, then
+// connects.
+func (f *connFlags) dialJob(ctx context.Context, fs *flag.FlagSet, args []string) (string, *conn, error) {
+	id, err := jobArg(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	cn, err := f.dial(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, cn, nil
+}
+
 // dialConfig connects to the Temporal server cfg names.
 func dialConfig(ctx context.Context, cfg *config.Config) (*conn, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -338,11 +352,7 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	cf.register(fs)
 	watch := fs.Bool("watch", false, "keep watching until the job ends (redraws in place on a terminal, timestamped lines otherwise)")
 	interval := fs.Duration("interval", 0, "refresh interval of -watch (default 1s on a terminal, 5s otherwise)")
-	id, err := jobArg(fs, args)
-	if err != nil {
-		return err
-	}
-	cn, err := cf.dial(ctx)
+	id, cn, err := cf.dialJob(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -384,11 +394,7 @@ func runWait(ctx context.Context, args []string, stdout io.Writer) error {
 	setUsage(fs, "[flags] JOB", "Wait for a job to end and print its result. Exit status: 0 succeeded, 3 completed with\nfailed objects (see the failures sub-command), 1 failed, canceled or terminated.")
 	var cf connFlags
 	cf.register(fs)
-	id, err := jobArg(fs, args)
-	if err != nil {
-		return err
-	}
-	cn, err := cf.dial(ctx)
+	id, cn, err := cf.dialJob(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -408,11 +414,7 @@ func runCancel(ctx context.Context, args []string, stdout io.Writer) error {
 	setUsage(fs, "[flags] JOB", "Ask a running job to stop: it cancels its shards and ends as canceled.")
 	var cf connFlags
 	cf.register(fs)
-	id, err := jobArg(fs, args)
-	if err != nil {
-		return err
-	}
-	cn, err := cf.dial(ctx)
+	id, cn, err := cf.dialJob(ctx, fs, args)
 	if err != nil {
 		return err
 	}

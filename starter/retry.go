@@ -32,11 +32,7 @@ func runRetry(ctx context.Context, args []string, stdout io.Writer) error {
 	var cf connFlags
 	cf.register(fs)
 	detach := fs.Bool("detach", false, "return once the retry job is started")
-	id, err := jobArg(fs, args)
-	if err != nil {
-		return err
-	}
-	cn, err := cf.dial(ctx)
+	id, cn, err := cf.dialJob(ctx, fs, args)
 	if err != nil {
 		return err
 	}

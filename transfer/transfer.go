@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 type Copier struct {
 	opts   Options
 	budget *semaphore.Weighted
-	bufs   bufferPool
 }
 
 // New returns a Copier.
@@ -463,73 +461,90 @@ func (c *Copier) readCRC(ctx context.Context, req Request, head storage.ObjectIn
 	return hr.crc, nil
 }
 
-// copyPart reads one part into a buffer from the pool and uploads it,
-// retrying transient failures of either side.
+// copyPart streams one part: a ranged GET of the source piped, CRC64
+// computed on the way, into the part's upload. Nothing is buffered beyond
+// the HTTP stacks' own small buffers, so reading and uploading overlap and
+// memory does not grow with the part size; a failed attempt reads the
+// range again. The memory budget still bounds how many parts of all copies
+// are in flight (as many as buffered parts would have fitted).
 func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, partSize, size int64, read, written *atomic.Int64) (partState, error) {
 	if err := c.budget.Acquire(ctx, min(size, c.opts.MemoryBudget)); err != nil {
 		return partState{}, err
 	}
 	defer c.budget.Release(min(size, c.opts.MemoryBudget))
-	buf := c.bufs.get(partSize)
-	defer c.bufs.put(buf)
-	data := buf[:size]
 
 	var lastErr error
-	haveData := false
-	var crc uint64
 	for attempt := 0; attempt < c.opts.PartAttempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, backoff(attempt)); err != nil {
 				return partState{}, err
 			}
 		}
-		if !haveData {
-			n, err := c.readPart(ctx, req, head, int64(i)*partSize, data)
-			read.Add(int64(n))
-			if err != nil {
-				lastErr = err
-				if storage.IsRetryable(err) && storage.KindOf(err) != storage.KindChanged {
-					continue
-				}
-				return partState{}, err
-			}
-			crc = storage.CRC64(data)
-			haveData = true
+		st, err := c.streamPart(ctx, req, head, uploadID, i, int64(i)*partSize, size, read, written)
+		if err == nil {
+			return st, nil
 		}
-		p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, bytes.NewReader(data), size)
-		written.Add(size)
-		if err != nil {
-			lastErr = err
-			if storage.IsRetryable(err) {
-				continue
-			}
+		lastErr = err
+		if ctx.Err() != nil || !storage.IsRetryable(err) || storage.KindOf(err) == storage.KindChanged {
 			return partState{}, err
 		}
-		if p.HasCRC64 && p.CRC64 != crc {
-			lastErr = &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
-				Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, crc)}
-			continue
-		}
-		return partState{size: size, crc: crc, hasCRC: true, etag: p.ETag, done: true}, nil
 	}
 	return partState{}, fmt.Errorf("part %d after %d attempts: %w", i+1, c.opts.PartAttempts, lastErr)
 }
 
-func (c *Copier) readPart(ctx context.Context, req Request, head storage.ObjectInfo, off int64, data []byte) (int, error) {
-	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: int64(len(data))})
+// streamPart makes one attempt at a part.
+func (c *Copier) streamPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, off, size int64, read, written *atomic.Int64) (partState, error) {
+	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: size})
 	if err != nil {
-		return 0, err
+		return partState{}, err
 	}
 	defer body.Close()
 	if err := sameVersion(req, head, info); err != nil {
-		return 0, err
+		return partState{}, err
 	}
-	n, err := io.ReadFull(body, data)
+	pr := &partReader{hashingReader: hashingReader{r: body}, want: size}
+	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
+	read.Add(pr.n)
+	written.Add(pr.n)
+	if pr.err != nil {
+		// The source broke off: that, not the upload it cut short, is the
+		// failure.
+		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("read bytes %d-%d: %w", off, off+size-1, pr.err)}
+	}
 	if err != nil {
-		return n, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
-			Err: fmt.Errorf("read bytes %d-%d: %w", off, off+int64(len(data))-1, err)}
+		return partState{}, err
 	}
-	return n, nil
+	if pr.n != size {
+		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("read %d of the %d bytes at %d", pr.n, size, off)}
+	}
+	if p.HasCRC64 && p.CRC64 != pr.crc {
+		return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
+			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.crc)}
+	}
+	return partState{size: size, crc: pr.crc, hasCRC: true, etag: p.ETag, done: true}, nil
+}
+
+// partReader is a part's source body: it hashes what passes and remembers
+// a read failure (an early end included) so that the copy can tell a broken
+// source from a failed upload.
+type partReader struct {
+	hashingReader
+	want int64
+	err  error
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.hashingReader.Read(b)
+	switch {
+	case err == io.EOF && p.n < p.want:
+		err = io.ErrUnexpectedEOF
+		p.err = err
+	case err != nil && err != io.EOF:
+		p.err = err
+	}
+	return n, err
 }
 
 func backoff(attempt int) time.Duration {
@@ -546,31 +561,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// bufferPool recycles part buffers by capacity.
-type bufferPool struct {
-	mu    sync.Mutex
-	pools map[int64]*sync.Pool
-}
-
-func (b *bufferPool) pool(size int64) *sync.Pool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.pools == nil {
-		b.pools = map[int64]*sync.Pool{}
-	}
-	p, ok := b.pools[size]
-	if !ok {
-		p = &sync.Pool{New: func() any { b := make([]byte, size); return &b }}
-		b.pools[size] = p
-	}
-	return p
-}
-
-func (b *bufferPool) get(size int64) []byte { return *b.pool(size).Get().(*[]byte) }
-
-func (b *bufferPool) put(buf []byte) {
-	buf = buf[:cap(buf)]
-	b.pool(int64(len(buf))).Put(&buf)
 }

@@ -55,6 +55,11 @@ type result struct {
 	ObjectsPerSec float64     `json:"objectsPerSecond"`
 	MBPerSec      float64     `json:"mbPerSecond"` // 10^6 bytes
 	PeakRSS       int64       `json:"peakRssBytes"`
+	// CPU seconds the copy took: the copier's own (worker, rclone or raw
+	// loop), the Temporal server's, and the emulator's (serving both sides).
+	CopierCPU   float64 `json:"copierCpuSeconds"`
+	ServerCPU   float64 `json:"serverCpuSeconds,omitempty"`
+	EmulatorCPU float64 `json:"emulatorCpuSeconds"`
 	SpeedVsRclone float64     `json:"speedVsRclone,omitempty"` // objects/s (and MB/s) divided by rclone's
 	SpeedVsRaw    float64     `json:"speedVsRaw,omitempty"`
 	RSSVsRclone   float64     `json:"rssVsRclone,omitempty"`
@@ -92,7 +97,13 @@ type options struct {
 	sampleEvery int64
 	scale       int
 	pprofDir    string
-	quiet       bool
+	tune        tuneFlags
+}
+
+// tuneFlags override the tuned variant's settings (for finding them).
+type tuneFlags struct {
+	activities, objects, shardWindow, pageSize int
+	partSize, partsInFlight                    string
 }
 
 var allSystems = []string{"bucketferry", "bucketferry-tuned", "rclone", "raw"}
@@ -132,6 +143,12 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.Int64Var(&o.sampleEvery, "crc-sample", 0, "HEAD every Nth object on both sides to compare CRC64s (default: about 1,000 per run; 1: every object)")
 	fs.StringVar(&o.pprofDir, "pprof", "", "write CPU and heap profiles of every bucketferry worker into this `dir`")
+	fs.IntVar(&o.tune.activities, "tuned-activities", 0, "tuned variant: worker.maxConcurrentActivities (0: the bench's choice)")
+	fs.IntVar(&o.tune.objects, "tuned-objects", 0, "tuned variant: the job's concurrency.objects")
+	fs.IntVar(&o.tune.shardWindow, "tuned-shards", 0, "tuned variant: the job's concurrency.shards")
+	fs.IntVar(&o.tune.pageSize, "tuned-page-size", 0, "tuned variant: the job's pageSize")
+	fs.StringVar(&o.tune.partSize, "tuned-part-size", "", "tuned variant: transfer.partSize")
+	fs.StringVar(&o.tune.partsInFlight, "tuned-parts-in-flight", "", "tuned variant: transfer.partsInFlight")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -245,6 +262,7 @@ func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys stri
 	}
 	defer emu.stop()
 	var elapsed time.Duration
+	emuCPU := procCPU(emu.pid())
 	switch sys {
 	case "bucketferry", "bucketferry-tuned":
 		elapsed, err = runBucketferry(ctx, o, bins, emu, set, sys == "bucketferry-tuned", dir, &r)
@@ -257,6 +275,7 @@ func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys stri
 		r.Error = err.Error()
 		return r
 	}
+	r.EmulatorCPU = procCPU(emu.pid()) - emuCPU
 	r.Seconds = elapsed.Seconds()
 	r.ObjectsPerSec = float64(r.Objects) / r.Seconds
 	r.MBPerSec = float64(r.Bytes) / 1e6 / r.Seconds
@@ -311,7 +330,7 @@ func ratios(results []result) {
 
 func printTable(w io.Writer, results []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "set\tsystem\tobjects\tMB\tseconds\tobjects/s\tMB/s\tpeak RSS MiB\tspeed x rclone\tspeed x raw\tRSS x rclone\tRSS x raw\tverified\t")
+	fmt.Fprintln(tw, "set\tsystem\tobjects\tMB\tseconds\tobjects/s\tMB/s\tpeak RSS MiB\tspeed x rclone\tspeed x raw\tRSS x rclone\tRSS x raw\tCPU s copier/server/emulator\tverified\t")
 	ratio := func(v float64) string {
 		if v == 0 {
 			return "-"
@@ -320,12 +339,13 @@ func printTable(w io.Writer, results []result) {
 	}
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\tFAILED\t\t\t\t\t\t\t\t%s\t\n", r.Set, r.System, r.Objects, float64(r.Bytes)/1e6, r.Error)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\tFAILED\t\t\t\t\t\t\t\t\t%s\t\n", r.Set, r.System, r.Objects, float64(r.Bytes)/1e6, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.1f\t%.0f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.Set, r.System, r.Objects,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.1f\t%.0f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%.1f/%.1f/%.1f\t%s\t\n", r.Set, r.System, r.Objects,
 			float64(r.Bytes)/1e6, r.Seconds, r.ObjectsPerSec, r.MBPerSec, float64(r.PeakRSS)/(1<<20),
-			ratio(r.SpeedVsRclone), ratio(r.SpeedVsRaw), ratio(r.RSSVsRclone), ratio(r.RSSVsRaw), r.Verified)
+			ratio(r.SpeedVsRclone), ratio(r.SpeedVsRaw), ratio(r.RSSVsRclone), ratio(r.RSSVsRaw),
+			r.CopierCPU, r.ServerCPU, r.EmulatorCPU, r.Verified)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

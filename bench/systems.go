@@ -113,23 +113,42 @@ type tuning struct {
 func (t tuning) describe() string {
 	c := t.spec.Concurrency
 	return strings.TrimSpace(strings.ReplaceAll(t.worker+t.transfer, "\n  ", "; ")) +
-		fmt.Sprintf("; spec concurrency shards=%d objects=%d largeObjects=%d (0: default)", c.Shards, c.Objects, c.LargeObjects)
+		fmt.Sprintf("; job concurrency shards=%d objects=%d largeObjects=%d pageSize=%d (0: default)", c.Shards, c.Objects, c.LargeObjects, t.spec.PageSize)
 }
 
 // tunings: the defaults, and what measured best on a 2-core machine.
-func tuningFor(tuned bool, set dataSet) tuning {
+func tuningFor(tuned bool, set dataSet, f tuneFlags) tuning {
 	t := tuning{spec: migration.JobSpec{Source: migration.Location{Store: "src"}, Destination: migration.Location{Store: "dst"}}}
 	if !tuned {
 		return t
 	}
-	t.worker = "\n  maxConcurrentActivities: 32"
-	t.transfer = "\n  partSize: 16MiB\n  partsInFlight: 8\n  memoryBudget: 384MiB"
+	activities, partSize, partsInFlight := 32, "16MiB", "8"
 	t.spec.Concurrency = migration.Concurrency{Shards: 16, Objects: 64, LargeObjects: 8}
+	if f.activities > 0 {
+		activities = f.activities
+	}
+	if f.objects > 0 {
+		t.spec.Concurrency.Objects = f.objects
+	}
+	if f.shardWindow > 0 {
+		t.spec.Concurrency.Shards = f.shardWindow
+	}
+	if f.pageSize > 0 {
+		t.spec.PageSize = f.pageSize
+	}
+	if f.partSize != "" {
+		partSize = f.partSize
+	}
+	if f.partsInFlight != "" {
+		partsInFlight = f.partsInFlight
+	}
+	t.worker = fmt.Sprintf("\n  maxConcurrentActivities: %d", activities)
+	t.transfer = fmt.Sprintf("\n  partSize: %s\n  partsInFlight: %s", partSize, partsInFlight)
 	return t
 }
 
 func runBucketferry(ctx context.Context, o options, bins binaries, emu *emulatorProc, set dataSet, tuned bool, dir string, r *result) (time.Duration, error) {
-	t := tuningFor(tuned, set)
+	t := tuningFor(tuned, set, o.tune)
 	r.Settings = "worker " + t.describe()
 	temporalAddr, err := freeAddr()
 	if err != nil {
@@ -184,6 +203,7 @@ log:
 	// long-running worker would have.
 	time.Sleep(2 * time.Second)
 	id := "bench-" + set.Name
+	workerCPU, serverCPU := procCPU(worker.pid()), procCPU(server.pid())
 	start := time.Now()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: migration.TaskQueue}, migration.JobWorkflow, migration.JobInput{Spec: t.spec})
 	if err != nil {
@@ -193,6 +213,7 @@ log:
 	err = run.Get(ctx, &res)
 	elapsed := time.Since(start)
 	r.PeakRSS = procStatus(worker.pid(), "VmHWM")
+	r.CopierCPU, r.ServerCPU = procCPU(worker.pid())-workerCPU, procCPU(server.pid())-serverCPU
 	if err != nil {
 		return 0, fmt.Errorf("job: %w\nworker:\n%s", err, tail(worker.out.String(), 4000))
 	}
@@ -295,7 +316,7 @@ func runRclone(ctx context.Context, emu *emulatorProc, set dataSet, dir string, 
 	}
 	err = p.wait()
 	elapsed := time.Since(start)
-	r.PeakRSS = p.maxRSS()
+	r.PeakRSS, r.CopierCPU = p.maxRSS(), p.cpuSeconds()
 	if err != nil {
 		return 0, fmt.Errorf("rclone: %w\n%s", err, tail(p.out.String(), 4000))
 	}
@@ -333,7 +354,7 @@ func runRawChild(ctx context.Context, bins binaries, emu *emulatorProc, set data
 	}
 	err = p.wait()
 	elapsed := time.Since(start)
-	r.PeakRSS = p.maxRSS()
+	r.PeakRSS, r.CopierCPU = p.maxRSS(), p.cpuSeconds()
 	if err != nil {
 		return 0, fmt.Errorf("raw loop: %w\n%s", err, tail(p.out.String(), 4000))
 	}

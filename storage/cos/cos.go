@@ -37,7 +37,7 @@ const (
 	classHeader     = "x-cos-storage-class"
 	defaultConnect  = 10 * time.Second
 	defaultStall    = 60 * time.Second
-	defaultIdleConn = 256
+	defaultIdleConn = 512
 	maxIdleTime     = 90 * time.Second
 )
 
@@ -69,7 +69,7 @@ type Config struct {
 	// reading or writing before the request fails (default 60s).
 	ReadWriteTimeout time.Duration
 	// MaxIdleConnsPerHost sizes the connection pool; it should be at least
-	// the number of parallel requests (default 256).
+	// the number of parallel requests (default 512).
 	MaxIdleConnsPerHost int
 }
 

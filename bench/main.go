@@ -46,20 +46,20 @@ func (d dataSet) bytes() int64 { return int64(d.Objects) * d.Size }
 
 // result is one system's run on one data set.
 type result struct {
-	Set           string      `json:"set"`
-	System        string      `json:"system"`
-	Settings      string      `json:"settings"`
-	Objects       int64       `json:"objects"`
-	Bytes         int64       `json:"bytes"`
-	Seconds       float64     `json:"seconds"`
-	ObjectsPerSec float64     `json:"objectsPerSecond"`
-	MBPerSec      float64     `json:"mbPerSecond"` // 10^6 bytes
-	PeakRSS       int64       `json:"peakRssBytes"`
+	Set           string  `json:"set"`
+	System        string  `json:"system"`
+	Settings      string  `json:"settings"`
+	Objects       int64   `json:"objects"`
+	Bytes         int64   `json:"bytes"`
+	Seconds       float64 `json:"seconds"`
+	ObjectsPerSec float64 `json:"objectsPerSecond"`
+	MBPerSec      float64 `json:"mbPerSecond"` // 10^6 bytes
+	PeakRSS       int64   `json:"peakRssBytes"`
 	// CPU seconds the copy took: the copier's own (worker, rclone or raw
 	// loop), the Temporal server's, and the emulator's (serving both sides).
-	CopierCPU   float64 `json:"copierCpuSeconds"`
-	ServerCPU   float64 `json:"serverCpuSeconds,omitempty"`
-	EmulatorCPU float64 `json:"emulatorCpuSeconds"`
+	CopierCPU     float64     `json:"copierCpuSeconds"`
+	ServerCPU     float64     `json:"serverCpuSeconds,omitempty"`
+	EmulatorCPU   float64     `json:"emulatorCpuSeconds"`
 	SpeedVsRclone float64     `json:"speedVsRclone,omitempty"` // objects/s (and MB/s) divided by rclone's
 	SpeedVsRaw    float64     `json:"speedVsRaw,omitempty"`
 	RSSVsRclone   float64     `json:"rssVsRclone,omitempty"`

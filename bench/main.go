@@ -104,6 +104,7 @@ type options struct {
 type tuneFlags struct {
 	activities, objects, shardWindow, pageSize int
 	partSize, partsInFlight                    string
+	gogc                                       string
 }
 
 var allSystems = []string{"bucketferry", "bucketferry-tuned", "rclone", "raw"}
@@ -149,6 +150,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.tune.pageSize, "tuned-page-size", 0, "tuned variant: the job's pageSize")
 	fs.StringVar(&o.tune.partSize, "tuned-part-size", "", "tuned variant: transfer.partSize")
 	fs.StringVar(&o.tune.partsInFlight, "tuned-parts-in-flight", "", "tuned variant: transfer.partsInFlight")
+	fs.StringVar(&o.tune.gogc, "tuned-gogc", "", "tuned variant: the worker's GOGC (off: default 100)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -108,11 +108,12 @@ type tuning struct {
 	worker   string // YAML lines under worker:
 	transfer string // YAML lines under transfer:
 	spec     migration.JobSpec
+	env      []string // of the worker process
 }
 
 func (t tuning) describe() string {
 	c := t.spec.Concurrency
-	return strings.TrimSpace(strings.ReplaceAll(t.worker+t.transfer, "\n  ", "; ")) +
+	return strings.TrimSpace(strings.ReplaceAll(t.worker+t.transfer, "\n  ", "; ")) + " " + strings.Join(t.env, " ") +
 		fmt.Sprintf("; job concurrency shards=%d objects=%d largeObjects=%d pageSize=%d (0: default)", c.Shards, c.Objects, c.LargeObjects, t.spec.PageSize)
 }
 
@@ -141,6 +142,9 @@ func tuningFor(tuned bool, set dataSet, f tuneFlags) tuning {
 	}
 	if f.partsInFlight != "" {
 		partsInFlight = f.partsInFlight
+	}
+	if f.gogc != "" && f.gogc != "off" {
+		t.env = []string{"GOGC=" + f.gogc, "GOMEMLIMIT=400MiB"}
 	}
 	t.worker = fmt.Sprintf("\n  maxConcurrentActivities: %d", activities)
 	t.transfer = fmt.Sprintf("\n  partSize: %s\n  partsInFlight: %s", partSize, partsInFlight)
@@ -184,7 +188,7 @@ log:
 	if o.pprofDir != "" {
 		wargs = append(wargs, "-cpuprofile", filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.cpu.pprof", set.Name, r.System)))
 	}
-	worker, err := startProc("worker", nil, wargs...)
+	worker, err := startProc("worker", t.env, wargs...)
 	if err != nil {
 		return 0, err
 	}

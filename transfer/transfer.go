@@ -157,7 +157,7 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 		return Result{}, &storage.Error{Kind: storage.KindChanged, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
 			Err: fmt.Errorf("object grew to %d bytes since it was listed, over the single-PUT limit", info.Size)}
 	}
-	hr := &hashingReader{r: body}
+	hr := newHashingReader(body)
 	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, req.Classes.apply(info.Meta))
 	if err != nil {
 		return Result{BytesRead: hr.n, BytesWritten: hr.n}, err
@@ -166,7 +166,7 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 	if hr.n != info.Size {
 		return out, c.corrupt(ctx, req, fmt.Errorf("read %d bytes from the source, expected %d", hr.n, info.Size))
 	}
-	want := hr.crc
+	want := hr.sum()
 	if info.HasCRC64 && info.CRC64 != want {
 		return out, c.corrupt(ctx, req, fmt.Errorf("source data CRC64 %d differs from the source's CRC64 header %d", want, info.CRC64))
 	}
@@ -221,17 +221,45 @@ func sameVersion(req Request, base, got storage.ObjectInfo) error {
 	return nil
 }
 
+// hashingReader counts and hashes what it passes on, or when its source
+// hashes already (storage.CRC64Reader) takes that source's CRC64. It is a
+// storage.CRC64Reader itself, so the destination store does not hash again.
 type hashingReader struct {
-	r   io.Reader
-	crc uint64
-	n   int64
+	r     io.Reader
+	inner storage.CRC64Reader // the source's own running CRC64, when it has one
+	crc   uint64
+	n     int64
+}
+
+func newHashingReader(r io.Reader) *hashingReader {
+	h := &hashingReader{r: r}
+	if cr, ok := storage.KnownCRC64(r); ok {
+		h.inner = cr
+	}
+	return h
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	if h.inner == nil {
+		h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	}
 	h.n += int64(n)
 	return n, err
+}
+
+// CRC64 is the CRC64 of the bytes read so far.
+func (h *hashingReader) CRC64() (uint64, bool) {
+	if h.inner != nil {
+		crc, _ := h.inner.CRC64()
+		return crc, true
+	}
+	return h.crc, true
+}
+
+func (h *hashingReader) sum() uint64 {
+	crc, _ := h.CRC64()
+	return crc
 }
 
 // partPlan sizes the parts of an object for a destination.
@@ -452,13 +480,13 @@ func (c *Copier) readCRC(ctx context.Context, req Request, head storage.ObjectIn
 	if err := sameVersion(req, head, info); err != nil {
 		return 0, err
 	}
-	hr := &hashingReader{r: body}
+	hr := newHashingReader(body)
 	_, err = io.Copy(io.Discard, hr)
 	read.Add(hr.n)
 	if err != nil {
 		return 0, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey, Err: err}
 	}
-	return hr.crc, nil
+	return hr.sum(), nil
 }
 
 // copyPart streams one part: a ranged GET of the source piped, CRC64
@@ -502,7 +530,7 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 	if err := sameVersion(req, head, info); err != nil {
 		return partState{}, err
 	}
-	pr := &partReader{hashingReader: hashingReader{r: body}, want: size}
+	pr := &partReader{hashingReader: newHashingReader(body), want: size}
 	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
 	read.Add(pr.n)
 	written.Add(pr.n)
@@ -519,18 +547,18 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
 			Err: fmt.Errorf("read %d of the %d bytes at %d", pr.n, size, off)}
 	}
-	if p.HasCRC64 && p.CRC64 != pr.crc {
+	if p.HasCRC64 && p.CRC64 != pr.sum() {
 		return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
-			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.crc)}
+			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.sum())}
 	}
-	return partState{size: size, crc: pr.crc, hasCRC: true, etag: p.ETag, done: true}, nil
+	return partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}, nil
 }
 
 // partReader is a part's source body: it hashes what passes and remembers
 // a read failure (an early end included) so that the copy can tell a broken
 // source from a failed upload.
 type partReader struct {
-	hashingReader
+	*hashingReader
 	want int64
 	err  error
 }

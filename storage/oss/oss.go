@@ -414,6 +414,15 @@ func (r *reader) Read(p []byte) (int, error) {
 
 func (r *reader) Close() error { return r.body.Close() }
 
+// CRC64 is the running CRC64 the SDK computes of a whole-object read
+// (storage.CRC64Reader), so that the copier does not hash the body again.
+func (r *reader) CRC64() (uint64, bool) {
+	if r.crc == nil {
+		return 0, false
+	}
+	return r.crc.Sum64(), true
+}
+
 // exactReader yields exactly size bytes or fails: a source that ends early
 // must abort the upload instead of storing a short object.
 type exactReader struct {

@@ -60,7 +60,7 @@ type StoreConfig struct {
 	Path string `mapstructure:"path" types:"local"`
 
 	// HTTP client tuning of OSS and COS stores; zero means the backend's
-	// default (10s, 60s, 128 for OSS or 256 for COS).
+	// default (10s, 60s, 512).
 	ConnectTimeout      time.Duration `mapstructure:"connectTimeout" types:"oss,cos"`
 	ReadWriteTimeout    time.Duration `mapstructure:"readWriteTimeout" types:"oss,cos"`
 	MaxIdleConnsPerHost int           `mapstructure:"maxIdleConnsPerHost" types:"oss,cos"`

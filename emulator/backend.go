@@ -117,7 +117,8 @@ type bucket struct {
 type Backend struct {
 	mu      sync.RWMutex
 	buckets map[string]*bucket
-	dir     string // spool directory; empty keeps bodies in memory
+	dir     string          // spool directory; empty keeps bodies in memory
+	discard map[string]bool // buckets whose bodies are dropped (DiscardBodies)
 	seq     atomic.Uint64
 	Now     func() time.Time
 }
@@ -229,7 +230,7 @@ func (b *Backend) PutObject(bucketName, key string, r io.Reader, size int64, met
 	if !b.BucketExists(bucketName) {
 		return nil, ErrNoSuchBucket
 	}
-	body, sum, crc, file, err := b.spool(r, size)
+	body, sum, crc, file, err := b.spoolBody(bucketName, r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +472,7 @@ func (b *Backend) UploadPart(bucketName, key, id string, n int, r io.Reader, siz
 	if err != nil {
 		return nil, err
 	}
-	body, sum, crc, file, err := b.spool(r, size)
+	body, sum, crc, file, err := b.spoolBody(bucketName, r, size)
 	if err != nil {
 		return nil, err
 	}

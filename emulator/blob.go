@@ -90,12 +90,14 @@ func (r *genReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if r.buf == nil {
-		r.buf = make([]byte, genBlock)
+		// A small object needs only its own bytes of its one block: neither
+		// a whole 64 KiB buffer nor the pseudo-random numbers past its end.
+		r.buf = make([]byte, min(genBlock, (r.b.size+7)&^7))
 		r.block = -1
 	}
 	idx := r.off / genBlock
 	if idx != r.block {
-		fillBlock(r.buf, r.b.seed, idx)
+		fillBlock(r.buf[:min(int64(len(r.buf)), (r.b.size-idx*genBlock+7)&^7)], r.b.seed, idx)
 		r.block = idx
 	}
 	in := r.off - idx*genBlock

@@ -38,6 +38,9 @@ type Config struct {
 	// Buckets are created at start: OSS buckets are plain names, COS ones
 	// carry the APPID suffix (name-1250000000); both live in one backend.
 	Buckets []string
+	// DiscardBuckets are buckets whose written bodies are hashed and dropped
+	// (Backend.DiscardBodies): benchmarks and scale runs write to them.
+	DiscardBuckets []string
 }
 
 // Server is a running emulator.
@@ -62,6 +65,9 @@ func Start(cfg Config) (*Server, error) {
 		if err := b.CreateBucket(name); err != nil {
 			return nil, err
 		}
+	}
+	for _, name := range cfg.DiscardBuckets {
+		b.DiscardBodies(name)
 	}
 	s := &Server{Backend: b, OSSFaults: NewFaults(cfg.OSSFaults), COSFaults: NewFaults(cfg.COSFaults), S3Faults: NewFaults(cfg.S3Faults)}
 	oss := &OSSFrontEnd{Backend: b, Credentials: cfg.OSSCredentials, RestoreDelay: cfg.OSSRestoreDelay}

@@ -40,7 +40,9 @@ func TestJobCopiesEverythingVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.startWorker(t)
-	run := h.startJob(t, "job-full", baseSpec())
+	spec := baseSpec()
+	spec.PageSize = 200 // shards are never smaller than a page: 25 of them
+	run := h.startJob(t, "job-full", spec)
 	res, err := h.wait(t, run, 5*time.Minute)
 	if err != nil {
 		t.Fatalf("job failed: %v", err)

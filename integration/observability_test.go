@@ -81,6 +81,7 @@ func TestWorkerMetricsAndNoSecrets(t *testing.T) {
 	const id = "job-observed"
 	spec := baseSpec()
 	spec.Shards = 4
+	spec.PageSize = 100 // shards are never smaller than a page
 	res, err := h.wait(t, h.startJob(t, id, spec), 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ type emulatorFlags struct {
 	resetRate         float64
 	latency           time.Duration
 	bandwidth         int64
+	discardDest       bool
 }
 
 func (f *emulatorFlags) register(fs *flag.FlagSet) {
@@ -52,12 +53,13 @@ func (f *emulatorFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.errorRate, "error-rate", 0, "fraction of requests answered 500/503")
 	fs.Float64Var(&f.resetRate, "reset-rate", 0, "fraction of requests cut in the middle of a body")
 	fs.DurationVar(&f.latency, "latency", 0, "latency added to every request")
+	fs.BoolVar(&f.discardDest, "discard-destination", false, "keep only the size, ETag and CRC64 of what is written to the COS bucket, not the bodies (benchmarks, scale runs)")
 	fs.Int64Var(&f.bandwidth, "bandwidth", 0, "bytes per second through each front end (0: unlimited)")
 }
 
 func (f *emulatorFlags) start(w io.Writer) (*emulator.Server, error) {
 	faults := emulator.FaultConfig{ErrorRate: f.errorRate, ResetRate: f.resetRate, Latency: f.latency, Bandwidth: f.bandwidth}
-	srv, err := emulator.Start(emulator.Config{
+	cfg := emulator.Config{
 		Dir: f.dir, OSSAddr: f.ossAddr, COSAddr: f.cosAddr,
 		OSSCredentials: map[string]string{f.ossKey: f.ossSecret},
 		COSCredentials: map[string]string{f.cosID: f.cosKey},
@@ -66,7 +68,11 @@ func (f *emulatorFlags) start(w io.Writer) (*emulator.Server, error) {
 		S3Credentials: map[string]string{f.s3Key: f.s3Secret},
 		S3Faults:      faults,
 		Buckets:       []string{f.srcBucket, f.dstBucket},
-	})
+	}
+	if f.discardDest {
+		cfg.DiscardBuckets = []string{f.dstBucket}
+	}
+	srv, err := emulator.Start(cfg)
 	if err != nil {
 		return nil, err
 	}

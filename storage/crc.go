@@ -3,11 +3,34 @@ package storage
 import (
 	"hash"
 	"hash/crc64"
+	"io"
 )
 
 // crcTable is the CRC-64/XZ (ECMA-182, reflected) table that OSS and COS
 // both use for x-*-hash-crc64ecma.
 var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// CRC64Reader is a reader that knows the CRC64 of the bytes it has yielded.
+// CRC64 is most of the CPU a copy costs (a GET checked against its CRC
+// header, the copier's own check, an upload checked against the answer's
+// CRC header), so whoever is handed one uses its running value instead of
+// hashing the same bytes again.
+type CRC64Reader interface {
+	io.Reader
+	// CRC64 returns the CRC64 of the bytes read so far, and false when the
+	// reader does not hash (a ranged read, for example).
+	CRC64() (uint64, bool)
+}
+
+// KnownCRC64 returns r as a CRC64Reader when it is one that hashes.
+func KnownCRC64(r io.Reader) (CRC64Reader, bool) {
+	cr, ok := r.(CRC64Reader)
+	if !ok {
+		return nil, false
+	}
+	_, known := cr.CRC64()
+	return cr, known
+}
 
 // NewCRC64 returns a hash computing the providers' CRC64.
 func NewCRC64() hash.Hash64 { return crc64.New(crcTable) }

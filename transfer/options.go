@@ -27,8 +27,10 @@ type Options struct {
 	PartSize int64
 	// PartsInFlight bounds the parts of one object read and uploaded at once.
 	PartsInFlight int
-	// MemoryBudget bounds the part buffers of all copies running on this
-	// Copier together; 0 means PartsInFlight x PartSize x 4.
+	// MemoryBudget bounds the parts in flight of all copies running on this
+	// Copier together, counted in bytes (parts stream from the source to the
+	// destination without being buffered, so it was the memory bound of
+	// buffered parts); 0 means PartsInFlight x PartSize x 4.
 	MemoryBudget int64
 	// PartAttempts is how often one part is tried before the copy fails.
 	PartAttempts int

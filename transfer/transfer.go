@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 type Copier struct {
 	opts   Options
 	budget *semaphore.Weighted
-	bufs   bufferPool
 }
 
 // New returns a Copier.
@@ -159,7 +157,7 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 		return Result{}, &storage.Error{Kind: storage.KindChanged, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
 			Err: fmt.Errorf("object grew to %d bytes since it was listed, over the single-PUT limit", info.Size)}
 	}
-	hr := &hashingReader{r: body}
+	hr := newHashingReader(body)
 	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, req.Classes.apply(info.Meta))
 	if err != nil {
 		return Result{BytesRead: hr.n, BytesWritten: hr.n}, err
@@ -168,7 +166,7 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 	if hr.n != info.Size {
 		return out, c.corrupt(ctx, req, fmt.Errorf("read %d bytes from the source, expected %d", hr.n, info.Size))
 	}
-	want := hr.crc
+	want := hr.sum()
 	if info.HasCRC64 && info.CRC64 != want {
 		return out, c.corrupt(ctx, req, fmt.Errorf("source data CRC64 %d differs from the source's CRC64 header %d", want, info.CRC64))
 	}
@@ -223,17 +221,45 @@ func sameVersion(req Request, base, got storage.ObjectInfo) error {
 	return nil
 }
 
+// hashingReader counts and hashes what it passes on, or when its source
+// hashes already (storage.CRC64Reader) takes that source's CRC64. It is a
+// storage.CRC64Reader itself, so the destination store does not hash again.
 type hashingReader struct {
-	r   io.Reader
-	crc uint64
-	n   int64
+	r     io.Reader
+	inner storage.CRC64Reader // the source's own running CRC64, when it has one
+	crc   uint64
+	n     int64
+}
+
+func newHashingReader(r io.Reader) *hashingReader {
+	h := &hashingReader{r: r}
+	if cr, ok := storage.KnownCRC64(r); ok {
+		h.inner = cr
+	}
+	return h
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	if h.inner == nil {
+		h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	}
 	h.n += int64(n)
 	return n, err
+}
+
+// CRC64 is the CRC64 of the bytes read so far.
+func (h *hashingReader) CRC64() (uint64, bool) {
+	if h.inner != nil {
+		crc, _ := h.inner.CRC64()
+		return crc, true
+	}
+	return h.crc, true
+}
+
+func (h *hashingReader) sum() uint64 {
+	crc, _ := h.CRC64()
+	return crc
 }
 
 // partPlan sizes the parts of an object for a destination.
@@ -454,82 +480,99 @@ func (c *Copier) readCRC(ctx context.Context, req Request, head storage.ObjectIn
 	if err := sameVersion(req, head, info); err != nil {
 		return 0, err
 	}
-	hr := &hashingReader{r: body}
+	hr := newHashingReader(body)
 	_, err = io.Copy(io.Discard, hr)
 	read.Add(hr.n)
 	if err != nil {
 		return 0, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey, Err: err}
 	}
-	return hr.crc, nil
+	return hr.sum(), nil
 }
 
-// copyPart reads one part into a buffer from the pool and uploads it,
-// retrying transient failures of either side.
+// copyPart streams one part: a ranged GET of the source piped, CRC64
+// computed on the way, into the part's upload. Nothing is buffered beyond
+// the HTTP stacks' own small buffers, so reading and uploading overlap and
+// memory does not grow with the part size; a failed attempt reads the
+// range again. The memory budget still bounds how many parts of all copies
+// are in flight (as many as buffered parts would have fitted).
 func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, partSize, size int64, read, written *atomic.Int64) (partState, error) {
 	if err := c.budget.Acquire(ctx, min(size, c.opts.MemoryBudget)); err != nil {
 		return partState{}, err
 	}
 	defer c.budget.Release(min(size, c.opts.MemoryBudget))
-	buf := c.bufs.get(partSize)
-	defer c.bufs.put(buf)
-	data := buf[:size]
 
 	var lastErr error
-	haveData := false
-	var crc uint64
 	for attempt := 0; attempt < c.opts.PartAttempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, backoff(attempt)); err != nil {
 				return partState{}, err
 			}
 		}
-		if !haveData {
-			n, err := c.readPart(ctx, req, head, int64(i)*partSize, data)
-			read.Add(int64(n))
-			if err != nil {
-				lastErr = err
-				if storage.IsRetryable(err) && storage.KindOf(err) != storage.KindChanged {
-					continue
-				}
-				return partState{}, err
-			}
-			crc = storage.CRC64(data)
-			haveData = true
+		st, err := c.streamPart(ctx, req, head, uploadID, i, int64(i)*partSize, size, read, written)
+		if err == nil {
+			return st, nil
 		}
-		p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, bytes.NewReader(data), size)
-		written.Add(size)
-		if err != nil {
-			lastErr = err
-			if storage.IsRetryable(err) {
-				continue
-			}
+		lastErr = err
+		if ctx.Err() != nil || !storage.IsRetryable(err) || storage.KindOf(err) == storage.KindChanged {
 			return partState{}, err
 		}
-		if p.HasCRC64 && p.CRC64 != crc {
-			lastErr = &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
-				Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, crc)}
-			continue
-		}
-		return partState{size: size, crc: crc, hasCRC: true, etag: p.ETag, done: true}, nil
 	}
 	return partState{}, fmt.Errorf("part %d after %d attempts: %w", i+1, c.opts.PartAttempts, lastErr)
 }
 
-func (c *Copier) readPart(ctx context.Context, req Request, head storage.ObjectInfo, off int64, data []byte) (int, error) {
-	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: int64(len(data))})
+// streamPart makes one attempt at a part.
+func (c *Copier) streamPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, off, size int64, read, written *atomic.Int64) (partState, error) {
+	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: size})
 	if err != nil {
-		return 0, err
+		return partState{}, err
 	}
 	defer body.Close()
 	if err := sameVersion(req, head, info); err != nil {
-		return 0, err
+		return partState{}, err
 	}
-	n, err := io.ReadFull(body, data)
+	pr := &partReader{hashingReader: newHashingReader(body), want: size}
+	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
+	read.Add(pr.n)
+	written.Add(pr.n)
+	if pr.err != nil {
+		// The source broke off: that, not the upload it cut short, is the
+		// failure.
+		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("read bytes %d-%d: %w", off, off+size-1, pr.err)}
+	}
 	if err != nil {
-		return n, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
-			Err: fmt.Errorf("read bytes %d-%d: %w", off, off+int64(len(data))-1, err)}
+		return partState{}, err
 	}
-	return n, nil
+	if pr.n != size {
+		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
+			Err: fmt.Errorf("read %d of the %d bytes at %d", pr.n, size, off)}
+	}
+	if p.HasCRC64 && p.CRC64 != pr.sum() {
+		return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
+			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.sum())}
+	}
+	return partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}, nil
+}
+
+// partReader is a part's source body: it hashes what passes and remembers
+// a read failure (an early end included) so that the copy can tell a broken
+// source from a failed upload.
+type partReader struct {
+	*hashingReader
+	want int64
+	err  error
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.hashingReader.Read(b)
+	switch {
+	case err == io.EOF && p.n < p.want:
+		err = io.ErrUnexpectedEOF
+		p.err = err
+	case err != nil && err != io.EOF:
+		p.err = err
+	}
+	return n, err
 }
 
 func backoff(attempt int) time.Duration {
@@ -546,31 +589,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// bufferPool recycles part buffers by capacity.
-type bufferPool struct {
-	mu    sync.Mutex
-	pools map[int64]*sync.Pool
-}
-
-func (b *bufferPool) pool(size int64) *sync.Pool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.pools == nil {
-		b.pools = map[int64]*sync.Pool{}
-	}
-	p, ok := b.pools[size]
-	if !ok {
-		p = &sync.Pool{New: func() any { b := make([]byte, size); return &b }}
-		b.pools[size] = p
-	}
-	return p
-}
-
-func (b *bufferPool) get(size int64) []byte { return *b.pool(size).Get().(*[]byte) }
-
-func (b *bufferPool) put(buf []byte) {
-	buf = buf[:cap(buf)]
-	b.pool(int64(len(buf))).Put(&buf)
 }

@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	path := fs.String("config", os.Getenv("BUCKETFERRY_CONFIG"),
 		"configuration `file` (YAML, TOML or JSON; default $BUCKETFERRY_CONFIG); every key can be overridden by BUCKETFERRY_* environment variables")
 	check := fs.Bool("check", false, "validate the configuration, print it with secrets redacted, and exit")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `HOST:PORT` (profiling; keep it on loopback)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` when the worker stops")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: worker -config FILE [-check]")
 		fs.PrintDefaults()
@@ -69,6 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := cfg.Logger(stderr)
+	stopProfiling, err := startProfiling(*pprofAddr, *cpuProfile, logger)
+	if err != nil {
+		return err
+	}
+	defer stopProfiling()
 	opts, err := cfg.ClientOptions(logger)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ const (
 	classHeader     = "x-cos-storage-class"
 	defaultConnect  = 10 * time.Second
 	defaultStall    = 60 * time.Second
-	defaultIdleConn = 256
+	defaultIdleConn = 512
 	maxIdleTime     = 90 * time.Second
 )
 
@@ -69,7 +69,7 @@ type Config struct {
 	// reading or writing before the request fails (default 60s).
 	ReadWriteTimeout time.Duration
 	// MaxIdleConnsPerHost sizes the connection pool; it should be at least
-	// the number of parallel requests (default 256).
+	// the number of parallel requests (default 512).
 	MaxIdleConnsPerHost int
 }
 
@@ -110,7 +110,10 @@ func New(cfg Config) (*Store, error) {
 	// Retries belong to the caller, which knows whether the body can be
 	// read again and how long to back off.
 	c.Conf.RetryOpt.Count = 1
-	c.Conf.EnableCRC = true
+	// Uploads are checked against the answer's CRC64 header by the store
+	// itself (checkCRC), with the caller's running CRC64 when it has one,
+	// so that the bytes are hashed once per copy and not again by the SDK.
+	c.Conf.EnableCRC = false
 	// The SDK refuses to GET or DELETE keys such as "a/..", fearing they
 	// resolve to the bucket; but it escapes every "/" of a key, so only the
 	// keys "." and ".." can, and checkKey rejects those for every operation.
@@ -380,6 +383,42 @@ func info(key string, h http.Header, size int64) storage.ObjectInfo {
 }
 
 // crcOf reads the CRC64 header of a write answer.
+// crcReaderOf returns r when it hashes what it yields already
+// (storage.CRC64Reader), or r wrapped in a reader that does.
+func crcReaderOf(r io.Reader) storage.CRC64Reader {
+	if cr, ok := storage.KnownCRC64(r); ok {
+		return cr
+	}
+	return &crcReader{r: r}
+}
+
+type crcReader struct {
+	r   io.Reader
+	crc uint64
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = storage.UpdateCRC64(c.crc, p[:n])
+	return n, err
+}
+
+func (c *crcReader) CRC64() (uint64, bool) { return c.crc, true }
+
+// errCRC is what an upload whose answer does not confirm the CRC64 of the
+// data sent fails with (classified corrupt by fail).
+var errCRC = errors.New("CRC64 verification failed")
+
+// checkCRC compares an upload's x-cos-hash-crc64ecma with the CRC64 of the
+// data sent; a missing header fails too, as the SDK's own check did.
+func checkCRC(resp *cossdk.Response, cr storage.CRC64Reader) error {
+	sent, _ := cr.CRC64()
+	if got, ok := crcOf(resp.Header); !ok || got != sent {
+		return fmt.Errorf("%w: sent %d, COS answered %q", errCRC, sent, resp.Header.Get(crcHeader))
+	}
+	return nil
+}
+
 func crcOf(h http.Header) (uint64, bool) {
 	crc, err := strconv.ParseUint(h.Get(crcHeader), 10, 64)
 	return crc, err == nil
@@ -655,11 +694,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, me
 		return storage.PutResult{}, err
 	}
 	h.ContentLength = size
-	b, err := s.body("put", key, r, size)
+	cr := crcReaderOf(r)
+	b, err := s.body("put", key, cr, size)
 	if err != nil {
 		return storage.PutResult{}, err
 	}
 	resp, err := s.client.Object.Put(ctx, key, b, &cossdk.ObjectPutOptions{ObjectPutHeaderOptions: h})
+	if err == nil {
+		err = checkCRC(resp, cr)
+	}
 	if err != nil {
 		return storage.PutResult{}, s.fail("put", key, resp, err)
 	}
@@ -718,11 +761,15 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 	case size < 0 || size > maxPartSize:
 		return storage.Part{}, storage.Errorf(storage.KindInvalid, s.name, op, key, "part size %d is outside 0..%d", size, int64(maxPartSize))
 	}
-	b, err := s.body(op, key, r, size)
+	cr := crcReaderOf(r)
+	b, err := s.body(op, key, cr, size)
 	if err != nil {
 		return storage.Part{}, err
 	}
 	resp, err := s.client.Object.UploadPart(ctx, key, uploadID, n, b, &cossdk.ObjectUploadPartOptions{ContentLength: size})
+	if err == nil {
+		err = checkCRC(resp, cr)
+	}
 	if err != nil {
 		return storage.Part{}, s.fail(op, key, resp, err)
 	}

@@ -3,7 +3,7 @@
 //
 // Choices that matter to callers:
 //   - One SDK client and bucket handle are made by New and shared by every
-//     call; the HTTP transport keeps MaxIdleConnsPerHost (default 128) idle
+//     call; the HTTP transport keeps MaxIdleConnsPerHost (default 512) idle
 //     connections so many parallel transfers reuse connections.
 //   - The SDK performs no retries of its own on single requests (its
 //     RetryTimes setting is not used by the request path) and redirects are
@@ -49,7 +49,7 @@ const (
 
 	defaultConnectTimeout   = 10 * time.Second
 	defaultReadWriteTimeout = 60 * time.Second
-	defaultIdleConns        = 128
+	defaultIdleConns        = 512
 )
 
 // Config describes one OSS bucket and how to reach it.
@@ -413,6 +413,15 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Close() error { return r.body.Close() }
+
+// CRC64 is the running CRC64 the SDK computes of a whole-object read
+// (storage.CRC64Reader), so that the copier does not hash the body again.
+func (r *reader) CRC64() (uint64, bool) {
+	if r.crc == nil {
+		return 0, false
+	}
+	return r.crc.Sum64(), true
+}
 
 // exactReader yields exactly size bytes or fails: a source that ends early
 // must abort the upload instead of storing a short object.

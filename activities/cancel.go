@@ -31,9 +31,10 @@ func abandoned(ctx context.Context) bool {
 }
 
 // abortUploads aborts every multipart upload in progress to key at dst,
-// with a context of its own since the activity's is cancelled. Shards never
-// share a key, so the uploads of the key are this copy's: a cancelled job
-// leaves no parts behind to be billed.
+// with a context of its own since the activity's may be cancelled. Shards
+// never share a key, so the uploads of the key are this copy's: a cancelled
+// job, or an object that failed for good, leaves no parts behind to be
+// billed.
 func abortUploads(ctx context.Context, dst storage.Store, key string, log *slog.Logger) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
@@ -50,7 +51,7 @@ func abortUploads(ctx context.Context, dst storage.Store, key string, log *slog.
 			errs = append(errs, fmt.Errorf("abort upload %s of %q: %w", u.UploadID, key, err))
 			continue
 		}
-		log.Info("aborted the multipart upload of a cancelled copy", "uploadId", u.UploadID)
+		log.Info("aborted a multipart upload", "uploadId", u.UploadID)
 	}
 	return errors.Join(errs...)
 }

@@ -86,11 +86,15 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	dk := dstKey(spec, obj.Key)
 	var probe fatalProbe
 	var res transfer.Result
-	if largeCopiedBefore(ctx, src, obj, dst, dk) {
+	d, existed, err := largeDestination(ctx, spec, dst, dk)
+	if err == nil && largeCopiedBefore(ctx, src, obj, dst, d, existed, dk) {
 		log.Info("large object was copied by an earlier attempt")
 		return migration.CopyLargeResult{Counts: syncCopied(spec, true, migration.Counts{Copied: 1, BytesCopied: obj.Size, BytesSent: prior.BytesSent})}, nil
 	}
-	skip, existed, err := largeDecide(ctx, spec, src, obj, dst, dk)
+	var skip bool
+	if err == nil {
+		skip, err = largeSkip(ctx, spec, src, obj, dst, d, existed, dk)
+	}
 	if err == nil && !skip {
 		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
 		if prior.Checkpoint.UploadID != "" {
@@ -131,7 +135,11 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{}, fmt.Errorf("copy %q: %w", obj.Key, err)
 	}
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
-	abandonUpload(ctx, dst, dk, details().(LargeHeartbeat).Checkpoint, log)
+	// Failed for good (say its source kept changing): an upload left open
+	// would be billed, and a later job starts afresh anyway.
+	if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+		log.Warn("failed copy: uploads left open", "error", aerr)
+	}
 	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
 	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", in.Shard, sha1.Sum([]byte(obj.Key)))
 	if err := a.writeFailures(ctx, spec, name, []migration.Failure{f}); err != nil {
@@ -143,37 +151,55 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	}, nil
 }
 
-// largeCopiedBefore reports, on a retried attempt, whether an earlier one
-// completed the upload but died before reporting it: the destination has
-// the object, written since the activity was scheduled, with the source's
-// size and CRC64. Whatever the conflict policy, that copy is this job's.
-func largeCopiedBefore(ctx context.Context, src storage.Store, obj migration.LargeObject, dst storage.Store, dk string) bool {
-	if attempt(ctx) < 2 {
-		return false
+// largeDestination HEADs the destination key when something needs it: a
+// retried attempt (to find what an earlier one finished) or a conflict
+// policy that looks at the destination. A first overwrite copy asks
+// nothing.
+func largeDestination(ctx context.Context, spec migration.JobSpec, dst storage.Store, dk string) (storage.ObjectInfo, bool, error) {
+	if attempt(ctx) < 2 && spec.Conflict != migration.Skip && spec.Conflict != migration.SkipIdentical && spec.Conflict != migration.Changed {
+		return storage.ObjectInfo{}, false, nil
 	}
 	d, err := dst.Head(ctx, dk)
-	if err != nil || d.LastModified.Before(activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)) {
+	switch {
+	case storage.IsNotFound(err):
+		return storage.ObjectInfo{}, false, nil
+	case err != nil:
+		return storage.ObjectInfo{}, false, err
+	}
+	return d, true, nil
+}
+
+// largeCopiedBefore reports, on a retried attempt, whether an earlier one
+// completed the upload but died before reporting it: the destination has
+// the object d, written since the activity was scheduled, with the
+// source's size and CRC64. Whatever the conflict policy, that copy is this
+// job's.
+func largeCopiedBefore(ctx context.Context, src storage.Store, obj migration.LargeObject, dst storage.Store, d storage.ObjectInfo, found bool, dk string) bool {
+	if attempt(ctx) < 2 || !found || d.LastModified.Before(activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)) {
 		return false
 	}
 	same, err := identical(ctx, src, storage.ObjectInfo{Key: obj.Key, Size: obj.Size}, dst, d, dk)
 	return err == nil && same
 }
 
-// largeSkip applies the conflict policy with one HEAD of the destination
-// (and of the source, for checksums).
-func largeSkip(ctx context.Context, spec migration.JobSpec, src storage.Store, obj migration.LargeObject, dst storage.Store, dk string) (bool, error) {
-	if spec.Conflict != migration.Skip && spec.Conflict != migration.SkipIdentical {
+// largeSkip applies the conflict policy to a large object whose
+// destination object is d (found tells whether there is one).
+func largeSkip(ctx context.Context, spec migration.JobSpec, src storage.Store, obj migration.LargeObject, dst storage.Store, d storage.ObjectInfo, found bool, dk string) (bool, error) {
+	if !found {
 		return false, nil
 	}
-	d, err := dst.Head(ctx, dk)
-	if storage.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if spec.Conflict == migration.Skip {
+	switch spec.Conflict {
+	case migration.Skip:
 		return true, nil
+	case migration.SkipIdentical:
+		return identical(ctx, src, storage.ObjectInfo{Key: obj.Key, Size: obj.Size}, dst, d, dk)
+	case migration.Changed:
+		s, err := src.Head(ctx, obj.Key)
+		if err != nil {
+			return false, err
+		}
+		st, err := stale(ctx, src, s, dst, d, dk)
+		return !st && err == nil, err
 	}
-	return identical(ctx, src, storage.ObjectInfo{Key: obj.Key, Size: obj.Size}, dst, d, dk)
+	return false, nil
 }

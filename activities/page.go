@@ -492,20 +492,36 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 }
 
 // copiedBefore reports, on a retried attempt, whether an earlier attempt
-// of this activity copied the object already: the page's destination
-// listing has it, written since the activity was scheduled, with the
-// source's size and CRC64.
+// of this activity copied the object already: the destination has it,
+// written since the activity was scheduled, with the source's size and
+// CRC64. On an error the answer is no: copying it again is always right.
 func (r *pageRun) copiedBefore(ctx context.Context, src storage.ObjectInfo, dk string) bool {
 	if r.resumeSince.IsZero() {
 		return false
 	}
-	d, ok := r.dstInfo[dk]
-	if !ok || d.LastModified.Before(r.resumeSince) {
+	d, ok, err := r.destination(ctx, dk)
+	if err != nil || !ok || d.LastModified.Before(r.resumeSince) {
 		return false
 	}
-	// On an error, copying it again is always right.
 	same, err := identical(ctx, r.src, src, r.dst, d, dk)
 	return err == nil && same
+}
+
+// destination finds the destination object of a key: in the page's
+// destination listing when it covers the key, otherwise with a HEAD.
+func (r *pageRun) destination(ctx context.Context, dk string) (storage.ObjectInfo, bool, error) {
+	if r.dstInfo != nil && dk <= r.dstUpTo {
+		d, ok := r.dstInfo[dk]
+		return d, ok, nil
+	}
+	h, err := r.dst.Head(ctx, dk)
+	switch {
+	case storage.IsNotFound(err):
+		return storage.ObjectInfo{}, false, nil
+	case err != nil:
+		return storage.ObjectInfo{}, false, err
+	}
+	return h, true, nil
 }
 
 // skip applies the conflict policy to one object.
@@ -513,20 +529,9 @@ func (r *pageRun) skip(ctx context.Context, src storage.ObjectInfo, dk string) (
 	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
 		return false, nil
 	}
-	d, ok := r.dstInfo[dk]
-	if r.dstInfo == nil || dk > r.dstUpTo {
-		// Not covered by the page's destination listing: ask.
-		h, err := r.dst.Head(ctx, dk)
-		switch {
-		case storage.IsNotFound(err):
-			return false, nil
-		case err != nil:
-			return false, err
-		}
-		d, ok = h, true
-	}
-	if !ok {
-		return false, nil
+	d, ok, err := r.destination(ctx, dk)
+	if err != nil || !ok {
+		return false, err
 	}
 	if r.spec.Conflict == migration.Skip {
 		return true, nil

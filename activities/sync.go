@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -34,23 +33,6 @@ func (r *pageRun) trySync(ctx context.Context, key string, info storage.ObjectIn
 	return syncCopied(r.spec, found, migration.Counts{Copied: 1, BytesCopied: res.Size}), nil, res.BytesWritten, nil
 }
 
-// destination finds the destination object of a key: in the page's
-// destination listing when it covers the key, otherwise with a HEAD.
-func (r *pageRun) destination(ctx context.Context, dk string) (storage.ObjectInfo, bool, error) {
-	if r.dstInfo != nil && dk <= r.dstUpTo {
-		d, ok := r.dstInfo[dk]
-		return d, ok, nil
-	}
-	h, err := r.dst.Head(ctx, dk)
-	switch {
-	case storage.IsNotFound(err):
-		return storage.ObjectInfo{}, false, nil
-	case err != nil:
-		return storage.ObjectInfo{}, false, err
-	}
-	return h, true, nil
-}
-
 // stale reports whether the destination copy d of source object s must be
 // copied again: sizes differ, the source was modified after the copy was
 // written, or the CRC64s differ (asked for with HEADs, as listings do not
@@ -79,28 +61,6 @@ func syncCopied(spec migration.JobSpec, existed bool, c migration.Counts) migrat
 	return c
 }
 
-// largeDecide applies the conflict policy to a large object: whether to
-// skip it, and whether the destination had the key.
-func largeDecide(ctx context.Context, spec migration.JobSpec, src storage.Store, obj migration.LargeObject, dst storage.Store, dk string) (skip, existed bool, err error) {
-	if spec.Conflict != migration.Changed {
-		skip, err = largeSkip(ctx, spec, src, obj, dst, dk)
-		return skip, false, err
-	}
-	d, err := dst.Head(ctx, dk)
-	if storage.IsNotFound(err) {
-		return false, false, nil
-	}
-	if err != nil {
-		return false, false, err
-	}
-	s, err := src.Head(ctx, obj.Key)
-	if err != nil {
-		return false, true, err
-	}
-	st, err := stale(ctx, src, s, dst, d, dk)
-	return !st && err == nil, true, err
-}
-
 // archivedNotRestored reports whether a listed object is archived and has
 // no readable copy.
 func archivedNotRestored(o storage.ObjectInfo) bool {
@@ -111,16 +71,4 @@ func archivedNotRestored(o storage.ObjectInfo) bool {
 func archivedFailure(shard int, o storage.ObjectInfo) migration.Failure {
 	return migration.Failure{Key: o.Key, Size: o.Size, Shard: shard, Attempts: 1, Kind: storage.KindArchived.String(),
 		Reason: fmt.Sprintf("%s (storage class %s)", migration.ArchivedReason, o.Meta.StorageClass)}
-}
-
-// abandonUpload aborts the multipart upload of a large object that failed
-// for good (say its source kept changing), which would otherwise stay open
-// and billed; a later job starts afresh anyway.
-func abandonUpload(ctx context.Context, dst storage.Store, dk string, cp transfer.Checkpoint, log *slog.Logger) {
-	if cp.UploadID == "" {
-		return
-	}
-	if err := dst.AbortMultipart(ctx, dk, cp.UploadID); err != nil && !storage.IsNotFound(err) {
-		log.Warn("abort the upload of a failed object", "uploadId", cp.UploadID, "error", err)
-	}
 }

@@ -3,6 +3,7 @@
 package cos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,18 +162,9 @@ func (cfg Config) validate() error {
 // HTTP/1.1 (one stream per connection spreads load better than HTTP/2 for
 // bulk transfers) and a stall timeout on every connection.
 func newTransport(cfg Config) *http.Transport {
-	connect := cfg.ConnectTimeout
-	if connect == 0 {
-		connect = defaultConnect
-	}
-	stall := cfg.ReadWriteTimeout
-	if stall == 0 {
-		stall = defaultStall
-	}
-	idle := cfg.MaxIdleConnsPerHost
-	if idle == 0 {
-		idle = defaultIdleConn
-	}
+	connect := cmp.Or(cfg.ConnectTimeout, defaultConnect)
+	stall := cmp.Or(cfg.ReadWriteTimeout, defaultStall)
+	idle := cmp.Or(cfg.MaxIdleConnsPerHost, defaultIdleConn)
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,

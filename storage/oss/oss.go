@@ -18,6 +18,7 @@
 package oss
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -157,18 +158,9 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("oss config: %w", err)
 	}
-	connect := cfg.ConnectTimeout
-	if connect == 0 {
-		connect = defaultConnectTimeout
-	}
-	rw := cfg.ReadWriteTimeout
-	if rw == 0 {
-		rw = defaultReadWriteTimeout
-	}
-	idle := cfg.MaxIdleConnsPerHost
-	if idle == 0 {
-		idle = defaultIdleConns
-	}
+	connect := cmp.Or(cfg.ConnectTimeout, defaultConnectTimeout)
+	rw := cmp.Or(cfg.ReadWriteTimeout, defaultReadWriteTimeout)
+	idle := cmp.Or(cfg.MaxIdleConnsPerHost, defaultIdleConns)
 	opts := []alioss.ClientOption{
 		func(c *alioss.Client) {
 			t := &c.Config.HTTPTimeout

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -129,21 +130,14 @@ func dialConfig(ctx context.Context, cfg *config.Config) (*conn, error) {
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", orDefault(opts.HostPort, client.DefaultHostPort), err)
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cmp.Or(opts.HostPort, client.DefaultHostPort), err)
 	}
 	return &conn{
 		cfg: cfg, c: c,
-		namespace: orDefault(opts.Namespace, client.DefaultNamespace),
-		address:   orDefault(opts.HostPort, client.DefaultHostPort),
+		namespace: cmp.Or(opts.Namespace, client.DefaultNamespace),
+		address:   cmp.Or(opts.HostPort, client.DefaultHostPort),
 		secure:    opts.ConnectionOptions.TLS != nil || opts.Credentials != nil,
 	}, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // parseInterleaved parses flags that may come before or after positional

@@ -271,9 +271,9 @@ func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys stri
 		r.Error = err.Error()
 		return r
 	}
-	defer emu.stop()
+	defer emu.Terminate(stopTimeout)
 	var elapsed time.Duration
-	emuCPU := procCPU(emu.pid())
+	emuCPU := procCPU(emu.PID())
 	switch sys {
 	case "bucketferry", "bucketferry-tuned":
 		elapsed, err = runBucketferry(ctx, o, bins, emu, set, sys == "bucketferry-tuned", dir, &r)
@@ -286,7 +286,7 @@ func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys stri
 		r.Error = err.Error()
 		return r
 	}
-	r.EmulatorCPU = procCPU(emu.pid()) - emuCPU
+	r.EmulatorCPU = procCPU(emu.PID()) - emuCPU
 	r.Seconds = elapsed.Seconds()
 	r.ObjectsPerSec = float64(r.Objects) / r.Seconds
 	r.MBPerSec = float64(r.Bytes) / 1e6 / r.Seconds

@@ -2,120 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
-
-// proc is a child process whose output is kept (and copied to a log file).
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// Keep the last few MiB only: a million-object run must not grow the
-	// benchmark's own memory with child logs.
-	if l.b.Len() > 4<<20 {
-		tail := append([]byte(nil), l.b.Bytes()[l.b.Len()-1<<20:]...)
-		l.b.Reset()
-		l.b.Write(tail)
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startProc(name string, env []string, argv ...string) (*proc, error) {
-	return startProcWithEnv(name, append(os.Environ(), env...), argv...)
-}
-
-// startProcWithEnv starts a process with exactly the environment env.
-func startProcWithEnv(name string, env []string, argv ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-// stop asks the process to end (SIGTERM), waits for it and kills it if it
-// takes too long.
-func (p *proc) stop() {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// wait waits for the process to exit.
-func (p *proc) wait() error {
-	<-p.done
-	return p.err
-}
-
-// maxRSS is the peak resident set of an exited process (getrusage of the
-// child, as /usr/bin/time -v reports it).
-func (p *proc) maxRSS() int64 {
-	if p.cmd.ProcessState == nil {
-		return 0
-	}
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024 // KiB on Linux
-	}
-	return 0
-}
-
-func (p *proc) waitFor(text string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.out.String(), text) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited (%v) before saying %q:\n%s", p.name, p.err, text, p.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not say %q within %v:\n%s", p.name, text, timeout, p.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
 
 // procStatus reads a "VmHWM:   1234 kB" style field of /proc/PID/status, in
 // bytes.
@@ -205,14 +99,6 @@ func procCPU(pid int) float64 {
 	return (u + st) / 100 // USER_HZ
 }
 
-// cpuSeconds is the CPU time of an exited process.
-func (p *proc) cpuSeconds() float64 {
-	if p.cmd.ProcessState == nil {
-		return 0
-	}
-	return (p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()).Seconds()
-}
-
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -221,3 +107,7 @@ func freeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
+
+// stopTimeout is how long a child gets to stop on SIGTERM before it is
+// killed.
+const stopTimeout = 20 * time.Second

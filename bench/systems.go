@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/bucketferry/bucketferry/internal/childproc"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ const (
 
 // emulatorProc is a running `starter emulator` with its three front ends.
 type emulatorProc struct {
-	*proc
+	*childproc.Proc
 	ossAddr, cosAddr, s3Addr string
 	cfg                      *config.Config
 }
@@ -55,21 +56,21 @@ func startEmulator(bins binaries, set dataSet, seed uint64, dir string) (*emulat
 		args = append(args, "-generate", strconv.Itoa(set.Objects), "-min-size", strconv.FormatInt(set.Size, 10),
 			"-max-size", strconv.FormatInt(set.Size, 10))
 	}
-	if e.proc, err = startProc("emulator", nil, args...); err != nil {
+	if e.Proc, err = childproc.Run("emulator", nil, args...); err != nil {
 		return nil, err
 	}
-	if err := e.waitFor("ready", 30*time.Minute); err != nil {
-		e.stop()
+	if err := e.Await("ready", 30*time.Minute); err != nil {
+		e.Terminate(stopTimeout)
 		return nil, err
 	}
 	cfgText := storesYAML(e.ossAddr, e.cosAddr)
 	path := filepath.Join(dir, "stores.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		e.stop()
+		e.Terminate(stopTimeout)
 		return nil, err
 	}
 	if e.cfg, err = config.Load(path); err != nil {
-		e.stop()
+		e.Terminate(stopTimeout)
 		return nil, err
 	}
 	return &e, nil
@@ -183,23 +184,23 @@ log:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return 0, err
 	}
-	server, err := startProc("server", nil, bins.starter, "server", "-config", cfgPath)
+	server, err := childproc.Run("server", nil, bins.starter, "server", "-config", cfgPath)
 	if err != nil {
 		return 0, err
 	}
-	defer server.stop()
-	if err := server.waitFor("Temporal server ready", 3*time.Minute); err != nil {
+	defer server.Terminate(stopTimeout)
+	if err := server.Await("Temporal server ready", 3*time.Minute); err != nil {
 		return 0, err
 	}
 	wargs := []string{bins.worker, "-config", cfgPath}
 	if o.pprofDir != "" {
 		wargs = append(wargs, "-cpuprofile", filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.cpu.pprof", set.Name, r.System)))
 	}
-	worker, err := startProc("worker", t.env, wargs...)
+	worker, err := childproc.Run("worker", append(os.Environ(), t.env...), wargs...)
 	if err != nil {
 		return 0, err
 	}
-	defer worker.stop()
+	defer worker.Terminate(stopTimeout)
 
 	c, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
@@ -208,13 +209,13 @@ log:
 	defer c.Close()
 	var sampler *rssSampler
 	if o.scale > 0 {
-		sampler = sampleRSS(worker.pid(), 2*time.Second)
+		sampler = sampleRSS(worker.PID(), 2*time.Second)
 	}
 	// Let the worker connect and poll before the clock starts, as a
 	// long-running worker would have.
 	time.Sleep(2 * time.Second)
 	id := "bench-" + set.Name
-	workerCPU, serverCPU := procCPU(worker.pid()), procCPU(server.pid())
+	workerCPU, serverCPU := procCPU(worker.PID()), procCPU(server.PID())
 	start := time.Now()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: migration.TaskQueue}, migration.JobWorkflow, migration.JobInput{Spec: t.spec})
 	if err != nil {
@@ -227,10 +228,10 @@ log:
 	var res migration.JobResult
 	err = run.Get(jctx, &res)
 	elapsed := time.Since(start)
-	r.PeakRSS = procStatus(worker.pid(), "VmHWM")
-	r.CopierCPU, r.ServerCPU = procCPU(worker.pid())-workerCPU, procCPU(server.pid())-serverCPU
+	r.PeakRSS = procStatus(worker.PID(), "VmHWM")
+	r.CopierCPU, r.ServerCPU = procCPU(worker.PID())-workerCPU, procCPU(server.PID())-serverCPU
 	if err != nil {
-		return 0, fmt.Errorf("job: %w\nworker:\n%s", err, tail(worker.out.String(), 4000))
+		return 0, fmt.Errorf("job: %w\nworker:\n%s", err, tail(worker.Output(), 4000))
 	}
 	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(set.Objects) {
 		return 0, fmt.Errorf("job %s: copied %d of %d, failed %d", res.Status, res.Counts.Copied, set.Objects, res.Counts.Failed)
@@ -241,7 +242,7 @@ log:
 			s.WorkerRSSAtStart = s.RSSSamples[n/10].RSSBytes
 			s.WorkerRSSAtEnd = s.RSSSamples[n-1].RSSBytes
 		}
-		s.ServerPeakRSS = procStatus(server.pid(), "VmHWM")
+		s.ServerPeakRSS = procStatus(server.PID(), "VmHWM")
 		if err := histories(ctx, c, s); err != nil {
 			return 0, err
 		}
@@ -332,11 +333,11 @@ func runRclone(ctx context.Context, emu *emulatorProc, set dataSet, dir string, 
 	if err != nil {
 		return 0, err
 	}
-	err = p.wait()
+	err = p.Exit()
 	elapsed := time.Since(start)
-	r.PeakRSS, r.CopierCPU = p.maxRSS(), p.cpuSeconds()
+	r.PeakRSS, r.CopierCPU = p.MaxRSS(), p.CPUSeconds()
 	if err != nil {
-		return 0, fmt.Errorf("rclone: %w\n%s", err, tail(p.out.String(), 4000))
+		return 0, fmt.Errorf("rclone: %w\n%s", err, tail(p.Output(), 4000))
 	}
 	return elapsed, nil
 }
@@ -344,14 +345,14 @@ func runRclone(ctx context.Context, emu *emulatorProc, set dataSet, dir string, 
 // startProcEnv starts a process with AWS_CA_BUNDLE and any RCLONE_*
 // variable of ours removed from the environment (rclone refuses to start
 // with AWS_CA_BUNDLE set here) and env added.
-func startProcEnv(name string, env []string, argv ...string) (*proc, error) {
+func startProcEnv(name string, env []string, argv ...string) (*childproc.Proc, error) {
 	var clean []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_CA_BUNDLE=") && !strings.HasPrefix(kv, "RCLONE_") {
 			clean = append(clean, kv)
 		}
 	}
-	return startProcWithEnv(name, append(clean, env...), argv...)
+	return childproc.Run(name, append(clean, env...), argv...)
 }
 
 var rawLine = regexp.MustCompile(`raw: objects=(\d+) bytes=(\d+)`)
@@ -366,19 +367,19 @@ func runRawChild(ctx context.Context, bins binaries, emu *emulatorProc, set data
 	}
 	r.Settings = fmt.Sprintf("%d goroutines, net/http GET -> PUT, CRC64 headers compared", workers)
 	start := time.Now()
-	p, err := startProc("raw", nil, bins.self, "-raw-child", "-raw-workers", strconv.Itoa(workers), "http://"+emu.ossAddr, "http://"+emu.cosAddr)
+	p, err := childproc.Run("raw", nil, bins.self, "-raw-child", "-raw-workers", strconv.Itoa(workers), "http://"+emu.ossAddr, "http://"+emu.cosAddr)
 	if err != nil {
 		return 0, err
 	}
-	err = p.wait()
+	err = p.Exit()
 	elapsed := time.Since(start)
-	r.PeakRSS, r.CopierCPU = p.maxRSS(), p.cpuSeconds()
+	r.PeakRSS, r.CopierCPU = p.MaxRSS(), p.CPUSeconds()
 	if err != nil {
-		return 0, fmt.Errorf("raw loop: %w\n%s", err, tail(p.out.String(), 4000))
+		return 0, fmt.Errorf("raw loop: %w\n%s", err, tail(p.Output(), 4000))
 	}
-	m := rawLine.FindStringSubmatch(p.out.String())
+	m := rawLine.FindStringSubmatch(p.Output())
 	if m == nil || m[1] != strconv.Itoa(set.Objects) {
-		return 0, fmt.Errorf("raw loop copied %v of %d objects:\n%s", m, set.Objects, p.out.String())
+		return 0, fmt.Errorf("raw loop copied %v of %d objects:\n%s", m, set.Objects, p.Output())
 	}
 	return elapsed, nil
 }

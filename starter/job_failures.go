@@ -14,7 +14,6 @@ import (
 	"strconv"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/migration"
@@ -141,24 +140,11 @@ func locateFailureLog(ctx context.Context, c jobClient, id string) (migration.Lo
 			return o.result.FailureLog, nil
 		}
 	}
-	runID := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return migration.Location{}, fmt.Errorf("job %s: empty history", id)
-	}
-	ev, err := it.Next()
+	spec, err := jobSpecOf(ctx, c, id)
 	if err != nil {
-		return migration.Location{}, fmt.Errorf("job %s: read history: %w", id, err)
+		return migration.Location{}, err
 	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return migration.Location{}, fmt.Errorf("job %s: history does not begin with the start event", id)
-	}
-	var in migration.JobInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
-		return migration.Location{}, fmt.Errorf("job %s: decode its input: %w", id, err)
-	}
-	return *in.Spec.WithDefaults(id).FailureLog, nil
+	return *spec.WithDefaults(id).FailureLog, nil
 }
 
 // failureSink writes failures in one output format.

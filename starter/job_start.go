@@ -77,22 +77,38 @@ func (f *startFlags) register(fs *flag.FlagSet) {
 func (f *startFlags) buildSpec(fs *flag.FlagSet, stdin io.Reader) (migration.JobSpec, error) {
 	var spec migration.JobSpec
 	if f.specPath != "" {
-		var (
-			data []byte
-			err  error
-		)
-		if f.specPath == "-" {
-			data, err = io.ReadAll(stdin)
-		} else {
-			data, err = os.ReadFile(f.specPath)
-		}
-		if err != nil {
-			return spec, fmt.Errorf("read spec: %w", err)
-		}
-		if spec, err = decodeSpec(data); err != nil {
-			return spec, fmt.Errorf("spec %s: %w", f.specPath, err)
+		var err error
+		if spec, err = readSpec(f.specPath, stdin); err != nil {
+			return spec, err
 		}
 	}
+	return f.overlay(fs, spec)
+}
+
+// readSpec reads a JSON spec file ("-": stdin).
+func readSpec(path string, stdin io.Reader) (migration.JobSpec, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return migration.JobSpec{}, fmt.Errorf("read spec: %w", err)
+	}
+	spec, err := decodeSpec(data)
+	if err != nil {
+		return spec, fmt.Errorf("spec %s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// overlay applies the flags set on the command line over spec and
+// validates the result.
+func (f *startFlags) overlay(fs *flag.FlagSet, spec migration.JobSpec) (migration.JobSpec, error) {
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		if err != nil {

@@ -24,17 +24,10 @@ import (
 )
 
 // scopeFlags describe a job's scope as start takes it (a spec file and
-// flags over it), or, with -job-id, as an existing job was started.
+// flags over it, in the same fields start uses), or, with -job-id, as an
+// existing job was started.
 type scopeFlags struct {
-	conn        connFlags
-	specPath    string
-	source      string
-	destination string
-	include     stringList
-	exclude     stringList
-	conflict    string
-	shards      int
-	jobID       string
+	startFlags
 }
 
 // register adds the flags; plan adds the ones that shape a plan, verify
@@ -47,7 +40,7 @@ func (f *scopeFlags) register(fs *flag.FlagSet, forPlan bool) {
 	fs.Var(&f.include, "include", "only keys matching this `GLOB` (repeatable; replaces the spec's list)")
 	fs.Var(&f.exclude, "exclude", "not keys matching this `GLOB` (repeatable; replaces the spec's list)")
 	if forPlan {
-		fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical")
+		fs.StringVar(&f.conflict, "conflict", "", "`POLICY` when the destination has the key: overwrite (default), skip, skip-identical, changed")
 		fs.IntVar(&f.shards, "shards", 0, fmt.Sprintf("key-range shards to aim for (default %d)", migration.DefaultShards))
 	} else {
 		fs.StringVar(&f.jobID, "job-id", "", "take the spec from the existing job `ID` (read from its workflow history; flags still override it)")
@@ -76,46 +69,12 @@ func (f *scopeFlags) load(ctx context.Context, fs *flag.FlagSet, stdin io.Reader
 		}
 		cfg = cn.cfg
 	case f.specPath != "":
-		var data []byte
-		if f.specPath == "-" {
-			data, err = io.ReadAll(stdin)
-		} else {
-			data, err = os.ReadFile(f.specPath)
-		}
-		if err != nil {
-			return spec, nil, fmt.Errorf("read spec: %w", err)
-		}
-		if spec, err = decodeSpec(data); err != nil {
-			return spec, nil, fmt.Errorf("spec %s: %w", f.specPath, err)
+		if spec, err = readSpec(f.specPath, stdin); err != nil {
+			return spec, nil, err
 		}
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		if err != nil {
-			return
-		}
-		switch fl.Name {
-		case "source":
-			spec.Source, err = parseLocation(f.source)
-		case "destination":
-			spec.Destination, err = parseLocation(f.destination)
-		case "include":
-			spec.Filters.Include = append([]string(nil), f.include...)
-		case "exclude":
-			spec.Filters.Exclude = append([]string(nil), f.exclude...)
-		case "conflict":
-			spec.Conflict = migration.ConflictPolicy(f.conflict)
-		case "shards":
-			spec.Shards = f.shards
-		}
-		if err != nil {
-			err = fmt.Errorf("-%s: %w", fl.Name, err)
-		}
-	})
-	if err != nil {
+	if spec, err = f.overlay(fs, spec); err != nil {
 		return spec, nil, err
-	}
-	if err := spec.Validate(); err != nil {
-		return spec, nil, fmt.Errorf("invalid job spec:\n%w", err)
 	}
 	if spec.Filters.Manifest != nil {
 		return spec, nil, errors.New("jobs with a manifest are not supported here yet: only listed scopes (source prefix and filters)")

@@ -507,25 +507,32 @@ func (f *COSFrontEnd) getObject(req *cosRequest) error {
 		return apiErr(403, "InvalidObjectState", "The object is in the %s storage class and must be restored before it can be read.",
 			storage.COSClass(obj.Meta.StorageClass))
 	}
+	return serveObject(req.w, r, req.q, obj, setCOSObjectHeaders)
+}
+
+// serveObject answers a GET or HEAD of obj the way COS and S3 both do:
+// conditional headers, the object's headers (setHeaders), the
+// response-* overrides of a GET, then the body or the requested range.
+func serveObject(w http.ResponseWriter, r *http.Request, q url.Values, obj *Object, setHeaders func(http.Header, *Object)) error {
 	notModified, err := cosPreconditions(r, obj)
 	if err != nil {
 		return err
 	}
-	h := req.w.Header()
-	setCOSObjectHeaders(h, obj)
+	h := w.Header()
+	setHeaders(h, obj)
 	if notModified {
 		h.Del("Content-Length")
-		req.w.WriteHeader(http.StatusNotModified)
+		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	if r.Method == http.MethodGet {
 		for param, header := range cosResponseOverrides {
-			if v := req.q.Get(param); v != "" {
+			if v := q.Get(param); v != "" {
 				h.Set(header, v)
 			}
 		}
 	}
-	return serveBody(req.w, r, obj)
+	return serveBody(w, r, obj)
 }
 
 func (f *COSFrontEnd) deleteObject(req *cosRequest) error {

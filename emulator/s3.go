@@ -628,25 +628,7 @@ func (f *S3FrontEnd) getObject(req *s3Request) error {
 	if r.Method == http.MethodGet && storage.IsArchiveClass(obj.Meta.StorageClass) && !obj.Restored {
 		return apiErr(403, "InvalidObjectState", "The operation is not valid for the object's storage class.")
 	}
-	notModified, err := cosPreconditions(r, obj)
-	if err != nil {
-		return err
-	}
-	h := req.w.Header()
-	setS3ObjectHeaders(h, obj)
-	if notModified {
-		h.Del("Content-Length")
-		req.w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	if r.Method == http.MethodGet {
-		for param, header := range cosResponseOverrides {
-			if v := req.q.Get(param); v != "" {
-				h.Set(header, v)
-			}
-		}
-	}
-	return serveBody(req.w, r, obj)
+	return serveObject(req.w, r, req.q, obj, setS3ObjectHeaders)
 }
 
 func (f *S3FrontEnd) deleteObject(req *s3Request) error {

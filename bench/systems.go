@@ -184,7 +184,11 @@ log:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return 0, err
 	}
-	server, err := childproc.Run("server", nil, bins.starter, "server", "-config", cfgPath)
+	sargs := []string{bins.starter, "server", "-config", cfgPath}
+	if o.pprofDir != "" {
+		sargs = append(sargs, "-cpuprofile", filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.server.cpu.pprof", set.Name, r.System)))
+	}
+	server, err := childproc.Run("server", nil, sargs...)
 	if err != nil {
 		return 0, err
 	}

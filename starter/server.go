@@ -19,6 +19,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/embedded"
+	"github.com/bucketferry/bucketferry/internal/profiling"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -129,6 +130,7 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 	cf.register(fs)
 	var sf serverFlags
 	sf.register(fs)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` when the server stops")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,6 +141,11 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProfiling, err := profiling.Start("", *cpuProfile, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer stopProfiling()
 	sf.apply(&cfg.Server)
 	l, err := startLocal(ctx, cfg, false)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/internal/profiling"
 	"github.com/bucketferry/bucketferry/metrics"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := cfg.Logger(stderr)
-	stopProfiling, err := startProfiling(*pprofAddr, *cpuProfile, logger)
+	stopProfiling, err := profiling.Start(*pprofAddr, *cpuProfile, logger)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,6 @@
-package main
+// Package profiling serves net/http/pprof and records CPU profiles for the
+// worker and the server, so that performance work starts from a profile.
+package profiling
 
 import (
 	"errors"
@@ -11,9 +13,9 @@ import (
 	runtimepprof "runtime/pprof"
 )
 
-// startProfiling serves net/http/pprof on addr and records a CPU profile
+// Start serves net/http/pprof on addr and records a CPU profile
 // into cpuFile, each when set; the returned function stops both.
-func startProfiling(addr, cpuFile string, logger *slog.Logger) (func(), error) {
+func Start(addr, cpuFile string, logger *slog.Logger) (func(), error) {
 	var stops []func()
 	stop := func() {
 		for i := len(stops) - 1; i >= 0; i-- {

@@ -3,13 +3,11 @@
 package cos
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -26,20 +24,16 @@ import (
 
 // COS limits (https://cloud.tencent.com/document/product/436/14518).
 const (
-	minPartSize     = 1 << 20
-	maxPartSize     = 5 << 30
-	maxParts        = 10000
-	maxPutSize      = 5 << 30
-	maxUserMeta     = 4 << 10 // all x-cos-meta-* headers, names and values
-	maxMetaHeader   = 2 << 10 // one x-cos-meta-* header, name and value
-	maxListPage     = 1000
-	metaPrefix      = "x-cos-meta-"
-	crcHeader       = "x-cos-hash-crc64ecma"
-	classHeader     = "x-cos-storage-class"
-	defaultConnect  = 10 * time.Second
-	defaultStall    = 60 * time.Second
-	defaultIdleConn = 512
-	maxIdleTime     = 90 * time.Second
+	minPartSize   = 1 << 20
+	maxPartSize   = 5 << 30
+	maxParts      = 10000
+	maxPutSize    = 5 << 30
+	maxUserMeta   = 4 << 10 // all x-cos-meta-* headers, names and values
+	maxMetaHeader = 2 << 10 // one x-cos-meta-* header, name and value
+	maxListPage   = 1000
+	metaPrefix    = "x-cos-meta-"
+	crcHeader     = "x-cos-hash-crc64ecma"
+	classHeader   = "x-cos-storage-class"
 )
 
 var (
@@ -104,7 +98,11 @@ func New(cfg Config) (*Store, error) {
 		SecretID:     cfg.SecretID,
 		SecretKey:    cfg.SecretKey,
 		SessionToken: cfg.SessionToken,
-		Transport:    newTransport(cfg),
+		// Large buffers: a small object's PUT, headers and body, leaves in
+		// one write.
+		Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: cfg.ConnectTimeout,
+			StallTimeout: cfg.ReadWriteTimeout, MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+			ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}),
 	}}
 	c := cossdk.NewClient(&cossdk.BaseURL{BucketURL: base}, hc)
 	c.Host = host
@@ -156,59 +154,6 @@ func (cfg Config) validate() error {
 		}
 	}
 	return nil
-}
-
-// newTransport is a connection pool sized for many parallel transfers, with
-// HTTP/1.1 (one stream per connection spreads load better than HTTP/2 for
-// bulk transfers) and a stall timeout on every connection.
-func newTransport(cfg Config) *http.Transport {
-	connect := cmp.Or(cfg.ConnectTimeout, defaultConnect)
-	stall := cmp.Or(cfg.ReadWriteTimeout, defaultStall)
-	idle := cmp.Or(cfg.MaxIdleConnsPerHost, defaultIdleConn)
-	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &stallConn{Conn: c, timeout: stall}, nil
-		},
-		// Objects are copied byte for byte: a stored Content-Encoding: gzip
-		// must not make the transport decompress the body.
-		DisableCompression:  true,
-		MaxIdleConnsPerHost: idle,
-		// Idle connections are closed before the stall timeout could fire
-		// on their pending read.
-		IdleConnTimeout:       min(maxIdleTime, stall/2),
-		TLSHandshakeTimeout:   connect,
-		ExpectContinueTimeout: time.Second,
-		WriteBufferSize:       64 << 10,
-		ReadBufferSize:        64 << 10,
-	}
-}
-
-// stallConn fails a read or write that makes no progress for timeout. A
-// write also extends the read deadline, so the answer to a request just sent
-// gets the full timeout.
-type stallConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (c *stallConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Read(p)
-}
-
-func (c *stallConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
 }
 
 // Name returns "cos://<bucket>".

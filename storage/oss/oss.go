@@ -25,6 +25,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -83,12 +84,12 @@ type Config struct {
 	ConnectTimeout   time.Duration
 	ReadWriteTimeout time.Duration
 	// MaxIdleConnsPerHost is how many idle connections are kept for reuse
-	// (default 128); size it to the number of parallel transfers.
+	// (default 512); size it to the number of parallel transfers.
 	MaxIdleConnsPerHost int
 
-	// extra SDK options, for tests (e.g. a proxy that reaches a local
-	// server under a real-looking host name).
-	extra []alioss.ClientOption
+	// proxy, for tests: an HTTP proxy that reaches a local server under
+	// a real-looking host name (default: the environment's proxy).
+	proxy func(*http.Request) (*url.URL, error)
 }
 
 // Store is one OSS bucket. It is safe for concurrent use.
@@ -167,15 +168,20 @@ func New(cfg Config) (*Store, error) {
 			t.ConnectTimeout = connect
 			t.ReadWriteTimeout = rw
 			t.HeaderTimeout = rw
-			// The SDK keeps a connection's read deadline this long between
-			// operations; it must outlast the slowest server-side step
-			// (completing a 10,000-part upload).
-			t.LongTimeout = max(10*rw, 5*time.Minute)
 			t.IdleConnTimeout = 90 * time.Second
 			c.Config.RetryTimes = 0
 		},
 		alioss.MaxConns(idle, idle, 0),
 		alioss.RedirectEnabled(false),
+		// The stores' shared transport instead of the SDK's: larger
+		// connection buffers (a small object's answer comes in with one
+		// read), small bodies sent in one write, no transparent
+		// decompression. Redirects are answers to classify, not follow.
+		alioss.HTTPClient(&http.Client{
+			Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: connect, StallTimeout: rw,
+				MaxIdleConnsPerHost: idle, Proxy: cfg.proxy}),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}),
 		alioss.UserAgent("bucketferry"),
 		alioss.ForcePathStyle(cfg.PathStyle),
 	}
@@ -188,7 +194,6 @@ func New(cfg Config) (*Store, error) {
 	if cfg.SecurityToken != "" {
 		opts = append(opts, alioss.SecurityToken(cfg.SecurityToken))
 	}
-	opts = append(opts, cfg.extra...)
 	client, err := alioss.New(cfg.endpoint(), cfg.AccessKeyID, cfg.AccessKeySecret, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oss config: Endpoint %q: %w", cfg.endpoint(), err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -435,7 +436,11 @@ func TestVirtualHostAndPathStyle(t *testing.T) {
 			// HTTP proxy, so the Host header is what OSS would see.
 			cfg.Endpoint = "http://oss-cn-hangzhou.aliyuncs.com"
 			cfg.PathStyle = pathStyle
-			cfg.extra = []alioss.ClientOption{alioss.Proxy(ts.srv.URL)}
+			proxy, err := url.Parse(ts.srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.proxy = http.ProxyURL(proxy)
 			s := ts.store(t, cfg)
 			ctx := context.Background()
 			key := fmt.Sprintf("dir/style-%v-v%d", pathStyle, v)

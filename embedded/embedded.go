@@ -230,8 +230,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 func setupSQLite(opts Options) (*config.SQL, error) {
 	dbPath := filepath.Join(opts.StateDir, DatabaseFile)
 	sqlCfg := &config.SQL{
-		PluginName:        sqliteplugin.PluginName,
-		DatabaseName:      dbPath,
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: dbPath,
 		// WAL with synchronous=NORMAL commits with one append and no
 		// fsync: the default rollback journal fsyncs twice per
 		// transaction, which cost the server a third of its CPU in a

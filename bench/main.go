@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.workDir, "dir", "", "work directory (binaries, state, logs); default: a new temporary directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.Int64Var(&o.sampleEvery, "crc-sample", 0, "HEAD every Nth object on both sides to compare CRC64s (default: about 1,000 per run; 1: every object)")
-	fs.StringVar(&o.pprofDir, "pprof", "", "write CPU profiles of every bucketferry worker and Temporal server into this `dir`")
+	fs.StringVar(&o.pprofDir, "pprof", "", "write CPU profiles of every bucketferry worker, Temporal server and emulator into this `dir`")
 	fs.IntVar(&o.tune.activities, "tuned-activities", 0, "tuned variant: worker.maxConcurrentActivities (0: the bench's choice)")
 	fs.IntVar(&o.tune.objects, "tuned-objects", 0, "tuned variant: the job's concurrency.objects")
 	fs.IntVar(&o.tune.shardWindow, "tuned-shards", 0, "tuned variant: the job's concurrency.shards")
@@ -266,7 +266,7 @@ func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys stri
 		r.Error = err.Error()
 		return r
 	}
-	emu, err := startEmulator(bins, set, o.seed, dir)
+	emu, err := startEmulator(bins, set, o.seed, dir, o.profile(set, sys, "emulator"))
 	if err != nil {
 		r.Error = err.Error()
 		return r

@@ -40,7 +40,7 @@ type emulatorProc struct {
 	cfg                      *config.Config
 }
 
-func startEmulator(bins binaries, set dataSet, seed uint64, dir string) (*emulatorProc, error) {
+func startEmulator(bins binaries, set dataSet, seed uint64, dir, cpuProfile string) (*emulatorProc, error) {
 	var e emulatorProc
 	var err error
 	for _, a := range []*string{&e.ossAddr, &e.cosAddr, &e.s3Addr} {
@@ -50,6 +50,9 @@ func startEmulator(bins binaries, set dataSet, seed uint64, dir string) (*emulat
 	}
 	args := []string{bins.starter, "emulator", "-oss-addr", e.ossAddr, "-cos-addr", e.cosAddr, "-s3-addr", e.s3Addr,
 		"-seed", strconv.FormatUint(seed, 10), "-discard-destination"}
+	if cpuProfile != "" {
+		args = append(args, "-cpuprofile", cpuProfile)
+	}
 	if set.Size >= 64<<20 {
 		args = append(args, "-large", strconv.Itoa(set.Objects), "-large-size", strconv.FormatInt(set.Size, 10))
 	} else {
@@ -185,8 +188,8 @@ log:
 		return 0, err
 	}
 	sargs := []string{bins.starter, "server", "-config", cfgPath}
-	if o.pprofDir != "" {
-		sargs = append(sargs, "-cpuprofile", filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.server.cpu.pprof", set.Name, r.System)))
+	if p := o.profile(set, r.System, "server"); p != "" {
+		sargs = append(sargs, "-cpuprofile", p)
 	}
 	server, err := childproc.Run("server", nil, sargs...)
 	if err != nil {
@@ -197,8 +200,8 @@ log:
 		return 0, err
 	}
 	wargs := []string{bins.worker, "-config", cfgPath}
-	if o.pprofDir != "" {
-		wargs = append(wargs, "-cpuprofile", filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.cpu.pprof", set.Name, r.System)))
+	if p := o.profile(set, r.System, "worker"); p != "" {
+		wargs = append(wargs, "-cpuprofile", p)
 	}
 	worker, err := childproc.Run("worker", append(os.Environ(), t.env...), wargs...)
 	if err != nil {
@@ -386,4 +389,13 @@ func runRawChild(ctx context.Context, bins binaries, emu *emulatorProc, set data
 		return 0, fmt.Errorf("raw loop copied %v of %d objects:\n%s", m, set.Objects, p.Output())
 	}
 	return elapsed, nil
+}
+
+// profile is where a process of a run writes its CPU profile, or "" when
+// the run is not profiled.
+func (o options) profile(set dataSet, system, process string) string {
+	if o.pprofDir == "" {
+		return ""
+	}
+	return filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s.%s.cpu.pprof", set.Name, system, process))
 }

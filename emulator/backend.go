@@ -121,6 +121,7 @@ type Backend struct {
 	discard map[string]bool // buckets whose bodies are dropped (DiscardBodies)
 	seq     atomic.Uint64
 	Now     func() time.Time
+	bufs    sync.Pool // *[]byte of copyBuffer bytes, for spooling bodies
 }
 
 // NewBackend returns a backend. With dir empty, bodies live in memory;
@@ -134,6 +135,21 @@ func NewBackend(dir string) (*Backend, error) {
 		}
 	}
 	return b, nil
+}
+
+// copyBuffer is the size of the buffers bodies are spooled through.
+const copyBuffer = 32 << 10
+
+// copy is io.Copy through a pooled buffer: a multi-writer offers no
+// ReadFrom, so io.Copy would allocate 32 KiB for every upload.
+func (b *Backend) copy(w io.Writer, r io.Reader) (int64, error) {
+	buf, _ := b.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+		*buf = make([]byte, copyBuffer)
+	}
+	defer b.bufs.Put(buf)
+	return io.CopyBuffer(w, r, *buf)
 }
 
 func lessObject(a, b *Object) bool { return a.Key < b.Key }
@@ -191,7 +207,7 @@ func (b *Backend) spool(r io.Reader, size int64) (Blob, []byte, uint64, string, 
 		if size > 0 {
 			buf.Grow(int(size))
 		}
-		n, err := io.Copy(io.MultiWriter(&buf, w), r)
+		n, err := b.copy(io.MultiWriter(&buf, w), r)
 		if err != nil {
 			return nil, nil, 0, "", err
 		}
@@ -208,7 +224,7 @@ func (b *Backend) spool(r io.Reader, size int64) (Blob, []byte, uint64, string, 
 	if err != nil {
 		return nil, nil, 0, "", err
 	}
-	n, err := io.Copy(io.MultiWriter(f, w), r)
+	n, err := b.copy(io.MultiWriter(f, w), r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

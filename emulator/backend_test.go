@@ -155,6 +155,12 @@ func TestGeneratedBlobRanges(t *testing.T) {
 		if !bytes.Equal(part, all[r[0]:r[0]+r[1]]) {
 			t.Errorf("range %v differs from the whole read", r)
 		}
+		// The same range through WriteTo, which io.Copy prefers.
+		rc, _ = blob.Open(r[0], r[1])
+		var w bytes.Buffer
+		if n, err := rc.(io.WriterTo).WriteTo(&w); err != nil || n != r[1] || !bytes.Equal(w.Bytes(), part) {
+			t.Errorf("range %v by WriteTo: %d bytes, %v, equal %v", r, n, err, bytes.Equal(w.Bytes(), part))
+		}
 	}
 	mb := newMultiBlob([]Blob{memBlob("abc"), memBlob(""), memBlob("defg")})
 	rc, _ = mb.Open(2, 4)

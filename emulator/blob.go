@@ -89,6 +89,28 @@ func (r *genReader) Read(p []byte) (int, error) {
 	if r.off >= r.end {
 		return 0, io.EOF
 	}
+	n := copy(p, r.next())
+	r.off += int64(n)
+	return n, nil
+}
+
+// WriteTo hands w the generated blocks themselves: io.Copy would otherwise
+// allocate a 32 KiB buffer for every GET.
+func (r *genReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.off < r.end {
+		n, err := w.Write(r.next())
+		r.off += int64(n)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// next is the rest of the current block, up to the end of the range.
+func (r *genReader) next() []byte {
 	if r.buf == nil {
 		// A small object needs only its own bytes of its one block: neither
 		// a whole 64 KiB buffer nor the pseudo-random numbers past its end.
@@ -105,9 +127,7 @@ func (r *genReader) Read(p []byte) (int, error) {
 	if rem := r.end - r.off; rem < avail {
 		avail = rem
 	}
-	n := copy(p, r.buf[in:in+avail])
-	r.off += int64(n)
-	return n, nil
+	return r.buf[in : in+avail]
 }
 
 func (r *genReader) Close() error { return nil }

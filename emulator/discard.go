@@ -44,7 +44,7 @@ func (b *Backend) spoolBody(bucketName string, r io.Reader, size int64) (Blob, [
 	}
 	h := md5.New()
 	c := crc64.New(crcTable)
-	n, err := io.Copy(io.MultiWriter(h, c), r)
+	n, err := b.copy(io.MultiWriter(h, c), r)
 	if err != nil {
 		return nil, nil, 0, "", err
 	}

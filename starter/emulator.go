@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/profiling"
 )
 
 // emulatorFlags are the settings of a stand-alone emulator, shared by the
@@ -99,6 +101,7 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	var f emulatorFlags
 	f.register(fs)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile, from the end of seeding until stopped, to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,6 +110,11 @@ func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	stopProfiling, err := profiling.Start("", *cpuProfile, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer stopProfiling()
 	fmt.Fprintf(stdout, "OSS emulator: %s  bucket %s  AccessKeyId %s\n", srv.OSSURL(), f.srcBucket, f.ossKey)
 	fmt.Fprintf(stdout, "COS emulator: %s  bucket %s  SecretId %s\n", srv.COSURL(), f.dstBucket, f.cosID)
 	if srv.S3URL() != "" {

@@ -257,8 +257,7 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 	if n <= 0 || n > maxListKeys {
 		n = maxListKeys
 	}
-	res, err := s.bucket.ListObjects(alioss.WithContext(ctx), alioss.Prefix(opts.Prefix),
-		alioss.Marker(opts.After), alioss.MaxKeys(n))
+	res, err := s.listObjects(ctx, opts.Prefix, opts.After, n)
 	if err != nil {
 		return storage.Page{}, s.wrap(op, "", err)
 	}

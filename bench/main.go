@@ -17,12 +17,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -66,6 +68,9 @@ type result struct {
 	RSSVsRaw      float64     `json:"rssVsRaw,omitempty"`
 	Verified      checkResult `json:"verified"`
 	Error         string      `json:"error,omitempty"`
+	// RunsObjectsPerSec are the speeds of every run, with -runs over 1; the
+	// figures above are the median run's.
+	RunsObjectsPerSec []float64 `json:"runsObjectsPerSecond,omitempty"`
 	// Scale-run extras.
 	Scale *scaleInfo `json:"scale,omitempty"`
 }
@@ -88,6 +93,7 @@ type scaleInfo struct {
 }
 
 type options struct {
+	runs        int
 	sets        []dataSet
 	systems     []string
 	seed        uint64
@@ -139,6 +145,7 @@ func run(ctx context.Context, args []string) error {
 		rawWorkers = fs.Int("raw-workers", 0, "(internal)")
 		rawChildF  = fs.Bool("raw-child", false, "(internal) run the raw loop: -raw-child OSS_URL COS_URL")
 	)
+	fs.IntVar(&o.runs, "runs", 1, "run every system this many times, in turns, and report each one's median run")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated data (the same for every system)")
 	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this `file`")
 	fs.StringVar(&o.workDir, "dir", "", "work directory (binaries, state, logs); default: a new temporary directory")
@@ -162,6 +169,9 @@ func run(ctx context.Context, args []string) error {
 		}
 		return rawChild(ctx, rawConfig{ossURL: fs.Arg(0), cosURL: fs.Arg(1), ossKey: ossKey, ossSecret: ossSecret,
 			cosID: cosID, cosKey: cosKey, srcBucket: srcBucket, dstBucket: dstBucket, workers: *rawWorkers})
+	}
+	if o.runs < 1 {
+		return fmt.Errorf("-runs %d: must be at least 1", o.runs)
 	}
 	if *quick {
 		*small, *medium, *large = *small/10, *medium/10, 1
@@ -215,33 +225,42 @@ func bench(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("bench: work directory %s; %s\n", o.workDir, machine())
-	var results []result
+	var results, all []result
 	for _, set := range o.sets {
-		for _, sys := range o.systems {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			fmt.Printf("bench: %s set (%d x %s), %s ...\n", set.Name, set.Objects, humanBytes(set.Size), sys)
-			r := runOne(ctx, o, bins, set, sys)
-			if r.Error != "" && ctx.Err() == nil {
-				// The embedded Temporal server sometimes fails to form its
-				// cluster on a loaded machine; a fresh set of processes is
-				// the same measurement.
-				fmt.Printf("bench:   failed (%s); once more with fresh processes\n", firstLine(r.Error))
-				r = runOne(ctx, o, bins, set, sys)
-			}
-			if r.Error != "" {
-				fmt.Printf("bench:   FAILED: %s\n", r.Error)
-			} else {
-				fmt.Printf("bench:   %.1f s, %.0f objects/s, %.1f MB/s, peak RSS %s; verified %s\n",
-					r.Seconds, r.ObjectsPerSec, r.MBPerSec, humanBytes(r.PeakRSS), r.Verified)
-			}
-			results = append(results, r)
-			if o.jsonPath != "" { // keep what was measured even if a later run breaks
-				if err := writeJSON(o.jsonPath, results); err != nil {
-					return err
+		// Runs go round the systems, so drift in the machine's speed
+		// (other tenants of a shared VM) spreads over all of them.
+		runs := make(map[string][]result)
+		for run := 1; run <= o.runs; run++ {
+			for _, sys := range o.systems {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fmt.Printf("bench: %s set (%d x %s), %s%s ...\n", set.Name, set.Objects, humanBytes(set.Size), sys, runLabel(run, o.runs))
+				r := runOne(ctx, o, bins, set, sys)
+				if r.Error != "" && ctx.Err() == nil {
+					// The embedded Temporal server sometimes fails to form its
+					// cluster on a loaded machine; a fresh set of processes is
+					// the same measurement.
+					fmt.Printf("bench:   failed (%s); once more with fresh processes\n", firstLine(r.Error))
+					r = runOne(ctx, o, bins, set, sys)
+				}
+				if r.Error != "" {
+					fmt.Printf("bench:   FAILED: %s\n", r.Error)
+				} else {
+					fmt.Printf("bench:   %.1f s, %.0f objects/s, %.1f MB/s, peak RSS %s; verified %s\n",
+						r.Seconds, r.ObjectsPerSec, r.MBPerSec, humanBytes(r.PeakRSS), r.Verified)
+				}
+				runs[sys] = append(runs[sys], r)
+				all = append(all, r)
+				if o.jsonPath != "" { // keep what was measured even if a later run breaks
+					if err := writeJSON(o.jsonPath, all); err != nil {
+						return err
+					}
 				}
 			}
+		}
+		for _, sys := range o.systems {
+			results = append(results, median(runs[sys]))
 		}
 	}
 	ratios(results)
@@ -363,6 +382,18 @@ func printTable(w io.Writer, results []result) {
 	for _, r := range results {
 		fmt.Fprintf(w, "%s / %s: %s\n", r.Set, r.System, r.Settings)
 	}
+	for i, r := range results {
+		if len(r.RunsObjectsPerSec) > 0 {
+			if i == 0 {
+				fmt.Fprintln(w)
+			}
+			speeds := make([]string, len(r.RunsObjectsPerSec))
+			for j, v := range r.RunsObjectsPerSec {
+				speeds[j] = strconv.FormatFloat(v, 'f', 0, 64)
+			}
+			fmt.Fprintf(w, "%s / %s: objects/s of each run %s; the table has the median run\n", r.Set, r.System, strings.Join(speeds, ", "))
+		}
+	}
 	for _, r := range results {
 		if s := r.Scale; s != nil {
 			fmt.Fprintf(w, "\nscale run: %d objects, job %s (copied %d, failed %d) in %.0f s = %.0f objects/s\n",
@@ -480,4 +511,34 @@ func moduleRoot() (string, error) {
 		return "", errors.New("run the benchmark inside the bucketferry module (go run ./bench)")
 	}
 	return filepath.Dir(mod), nil
+}
+
+func runLabel(run, runs int) string {
+	if runs == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (run %d of %d)", run, runs)
+}
+
+// median is the run with the median time of a system's runs (a failed run
+// counts as the slowest), with the speeds of all runs recorded.
+func median(runs []result) result {
+	sorted := slices.Clone(runs)
+	slices.SortStableFunc(sorted, func(a, b result) int {
+		return cmp.Compare(runKey(a), runKey(b))
+	})
+	m := sorted[(len(sorted)-1)/2]
+	if len(runs) > 1 {
+		for _, r := range runs {
+			m.RunsObjectsPerSec = append(m.RunsObjectsPerSec, r.ObjectsPerSec)
+		}
+	}
+	return m
+}
+
+func runKey(r result) float64 {
+	if r.Error != "" {
+		return math.Inf(1)
+	}
+	return r.Seconds
 }

@@ -98,11 +98,8 @@ func New(cfg Config) (*Store, error) {
 		SecretID:     cfg.SecretID,
 		SecretKey:    cfg.SecretKey,
 		SessionToken: cfg.SessionToken,
-		// Large buffers: a small object's PUT, headers and body, leaves in
-		// one write.
 		Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: cfg.ConnectTimeout,
-			StallTimeout: cfg.ReadWriteTimeout, MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
-			ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}),
+			StallTimeout: cfg.ReadWriteTimeout, MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost}),
 	}}
 	c := cossdk.NewClient(&cossdk.BaseURL{BucketURL: base}, hc)
 	c.Host = host

@@ -1,11 +1,13 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -647,7 +649,21 @@ func (p *planner) shards() []migration.Shard {
 		}
 	}
 	shards[0].After = ""
-	return shards
+	// Biggest first: the job starts shards in plan order, a shard's pages
+	// run one after another, and a big shard started last would copy alone
+	// at the end. (20,000 small objects in 22 shards of one or two pages
+	// ended 0.3 s after the others in key order.)
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(out[b].weight, out[a].weight) })
+	sorted := make([]migration.Shard, len(shards))
+	for i, k := range order {
+		sorted[i] = shards[k]
+		sorted[i].Index = i
+	}
+	return sorted
 }
 
 func abs(x int) int {

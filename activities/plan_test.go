@@ -18,6 +18,12 @@ import (
 
 func plan(t *testing.T, st storage.Store, spec migration.JobSpec) []migration.Shard {
 	t.Helper()
+	return keyOrder(t, planned(t, st, spec))
+}
+
+// planned is the plan as the job gets it, in start order.
+func planned(t *testing.T, st storage.Store, spec migration.JobSpec) []migration.Shard {
+	t.Helper()
 	stores := resolver{"src": st, "dst": st}
 	if spec.Source.Store == "" {
 		spec.Source.Store = "src"
@@ -42,6 +48,23 @@ func plan(t *testing.T, st storage.Store, spec migration.JobSpec) []migration.Sh
 		t.Fatalf("shards do not survive JSON: %v", err)
 	}
 	return res.Shards
+}
+
+// keyOrder checks that shards are indexed by their position in the plan,
+// and returns them in key order, renumbered, for checks of the partition.
+func keyOrder(t *testing.T, shards []migration.Shard) []migration.Shard {
+	t.Helper()
+	for i, s := range shards {
+		if s.Index != i {
+			t.Fatalf("shard at %d of the plan has index %d", i, s.Index)
+		}
+	}
+	sorted := slices.Clone(shards)
+	slices.SortFunc(sorted, func(a, b migration.Shard) int { return strings.Compare(a.After, b.After) })
+	for i := range sorted {
+		sorted[i].Index = i
+	}
+	return sorted
 }
 
 func shardStats(counts []int) (lo, hi int) {
@@ -85,6 +108,32 @@ func TestPlanNestedTree(t *testing.T) {
 
 // TestPlanFlatPrefix: one flat prefix of 20,000 keys, through the OSS SDK,
 // spreads over many shards without listing it all.
+func TestPlanBiggestShardsFirst(t *testing.T) {
+	// Counted to the key (every range fits a probe page), the plan must
+	// start the biggest shards first: pages of a shard run one after
+	// another, so a big shard started last would end the job alone.
+	keys := nestedKeys()
+	st := localTree(t, keys)
+	shards := planned(t, st, migration.JobSpec{Shards: 16, PageSize: 1000})
+	counts := make([]int, len(shards))
+	for _, k := range keys {
+		for i, s := range shards {
+			if k > s.After && (s.Before == "" || k < s.Before) {
+				counts[i]++
+			}
+		}
+	}
+	t.Logf("keys per shard in start order: %v", counts)
+	if len(counts) < 3 || slices.Max(counts) == slices.Min(counts) {
+		t.Fatalf("shards of %v keys: the tree should give unequal shards", counts)
+	}
+	for i := 1; i < len(counts); i++ {
+		if counts[i] > counts[i-1] {
+			t.Fatalf("shard %d (%d keys) starts after shard %d (%d keys): %v", i, counts[i], i-1, counts[i-1], counts)
+		}
+	}
+}
+
 func TestPlanFlatPrefix(t *testing.T) {
 	e := newEmuEnv(t)
 	keys := make([]string, 20000)

@@ -280,8 +280,10 @@ func bench(ctx context.Context, o options) error {
 
 func runOne(ctx context.Context, o options, bins binaries, set dataSet, sys string) result {
 	r := result{Set: set.Name, System: sys, Objects: int64(set.Objects), Bytes: set.bytes()}
-	dir := filepath.Join(o.workDir, set.Name+"-"+sys)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// A fresh directory for every run: a Temporal server must not find
+	// the state of an earlier run of the same job.
+	dir, err := os.MkdirTemp(o.workDir, set.Name+"-"+sys+"-")
+	if err != nil {
 		r.Error = err.Error()
 		return r
 	}

@@ -407,6 +407,9 @@ type PlanInput struct {
 // are reachable with the workers' credentials, so a bad key fails the job
 // before anything is fanned out.
 type PlanResult struct {
+	// Shards partition the job's scope, in the order the job starts them:
+	// for a listed source the biggest estimated first, so that no big
+	// shard is left to copy alone at the end.
 	Shards []Shard `json:"shards"`
 }
 

@@ -389,11 +389,12 @@ func printTable(w io.Writer, results []result) {
 			if i == 0 {
 				fmt.Fprintln(w)
 			}
+			perObject := float64(r.Bytes) / float64(max(r.Objects, 1)) / 1e6
 			speeds := make([]string, len(r.RunsObjectsPerSec))
 			for j, v := range r.RunsObjectsPerSec {
-				speeds[j] = strconv.FormatFloat(v, 'f', 0, 64)
+				speeds[j] = fmt.Sprintf("%.0f objects/s (%.0f MB/s)", v, v*perObject)
 			}
-			fmt.Fprintf(w, "%s / %s: objects/s of each run %s; the table has the median run\n", r.Set, r.System, strings.Join(speeds, ", "))
+			fmt.Fprintf(w, "%s / %s: each run %s; the table has the median run\n", r.Set, r.System, strings.Join(speeds, ", "))
 		}
 	}
 	for _, r := range results {

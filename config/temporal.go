@@ -239,8 +239,16 @@ func (c *Config) WorkerOptions() worker.Options {
 		// of the heartbeat timeout, so that a cancelled job aborts its
 		// multipart uploads within seconds.
 		MaxHeartbeatThrottleInterval: heartbeatThrottle,
+		// More pollers than the SDK's two: a job starts 16 shards at once,
+		// and with two pollers their first workflow tasks and pages were
+		// taken one after another over half a second.
+		MaxConcurrentWorkflowTaskPollers: taskPollers,
+		MaxConcurrentActivityTaskPollers: taskPollers,
 	}
 }
+
+// taskPollers is how many long polls a worker keeps open per task type.
+const taskPollers = 8
 
 // heartbeatThrottle bounds the interval between heartbeats sent to the
 // server by a running activity.

@@ -524,3 +524,14 @@ func (r *limitedReader) Read(p []byte) (int, error) {
 }
 
 func (r *limitedReader) Close() error { return r.rc.Close() }
+
+// CRC64 passes on the running CRC64 of the store's reader, when it keeps
+// one (OSS checks whole-object reads): hidden behind this wrapper, the copy
+// hashed every byte a second time, a quarter of a worker's CPU on 1 MiB
+// objects.
+func (r *limitedReader) CRC64() (uint64, bool) {
+	if cr, ok := r.rc.(storage.CRC64Reader); ok {
+		return cr.CRC64()
+	}
+	return 0, false
+}

@@ -164,6 +164,59 @@ func TestThrottlePacesBodyBytes(t *testing.T) {
 	}
 }
 
+// hashedBody is a store reader that keeps a running CRC64, as OSS's does.
+type hashedBody struct {
+	io.Reader
+	crc uint64
+}
+
+func (h *hashedBody) Read(p []byte) (int, error) {
+	n, err := h.Reader.Read(p)
+	h.crc = storage.UpdateCRC64(h.crc, p[:n])
+	return n, err
+}
+
+func (h *hashedBody) Close() error          { return nil }
+func (h *hashedBody) CRC64() (uint64, bool) { return h.crc, true }
+
+// hashingStore is fakeStore with a reader that hashes.
+type hashingStore struct{ fakeStore }
+
+func (h *hashingStore) Get(context.Context, string, storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	return &hashedBody{Reader: bytes.NewReader(h.body)}, storage.ObjectInfo{Size: int64(len(h.body))}, nil
+}
+
+// TestLimitedReaderKeepsCRC64: the throttled reader shows the store
+// reader's running CRC64, so the copy does not hash the bytes again; a
+// reader without one stays without.
+func TestLimitedReaderKeepsCRC64(t *testing.T) {
+	a := &Activities{}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 1 << 30})
+	defer release()
+	body := bytes.Repeat([]byte("bucketferry"), 1000)
+	rc, _, err := limitedStore{&hashingStore{fakeStore{body: body}}}.Get(ctx, "k", storage.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, ok := storage.KnownCRC64(rc)
+	if !ok {
+		t.Fatal("the throttled reader hides the store reader's CRC64")
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cr.CRC64(); got != storage.CRC64(body) {
+		t.Fatalf("CRC64 %x, want %x", got, storage.CRC64(body))
+	}
+	plain, _, err := limitedStore{&fakeStore{body: body}}.Get(ctx, "k", storage.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := storage.KnownCRC64(plain); ok {
+		t.Fatal("a reader without a CRC64 claims one")
+	}
+}
+
 // TestThrottleWorkerCap: the worker's cap holds over all jobs together.
 func TestThrottleWorkerCap(t *testing.T) {
 	a := &Activities{MaxRequestsPerSecond: 100}

@@ -23,10 +23,6 @@ type TransportConfig struct {
 	// MaxIdleConnsPerHost is how many idle connections are kept for reuse;
 	// it should be at least the number of requests in flight (default 512).
 	MaxIdleConnsPerHost int
-	// ReadBufferSize and WriteBufferSize size each connection's buffers
-	// (default 16 KiB each): a small object's answer, headers and body,
-	// then comes in with one read.
-	ReadBufferSize, WriteBufferSize int
 	// Proxy picks the HTTP proxy of a request (default: the environment's,
 	// http.ProxyFromEnvironment).
 	Proxy func(*http.Request) (*url.URL, error)
@@ -34,17 +30,20 @@ type TransportConfig struct {
 
 // Transport defaults.
 const (
-	DefaultConnectTimeout      = 10 * time.Second
-	DefaultStallTimeout        = 60 * time.Second
-	DefaultMaxIdleConnsPerHost = 512
-	defaultConnBuffer          = 16 << 10
-	maxIdleTime                = 90 * time.Second
+	defaultConnectTimeout      = 10 * time.Second
+	defaultStallTimeout        = 60 * time.Second
+	defaultMaxIdleConnsPerHost = 512
+	// connBuffer sizes each connection's read and write buffers: a small
+	// object's answer, headers and body, comes in with one read (the OSS
+	// SDK's own transport had 4 KiB, two reads and more).
+	connBuffer  = 16 << 10
+	maxIdleTime = 90 * time.Second
 )
 
-// SmallBodyBytes is the largest request body sent from memory: such a body
+// smallBodyBytes is the largest request body sent from memory: such a body
 // is read whole before the request goes out, so the request leaves in one
 // write instead of headers, then each piece the source delivered.
-const SmallBodyBytes = 64 << 10
+const smallBodyBytes = 64 << 10
 
 // NewTransport is the HTTP transport the OSS and COS stores share: a
 // connection pool sized for many parallel transfers, HTTP/1.1 (one stream
@@ -53,8 +52,8 @@ const SmallBodyBytes = 64 << 10
 // are copied byte for byte, a stored Content-Encoding: gzip included), and
 // small request bodies sent from memory.
 func NewTransport(cfg TransportConfig) http.RoundTripper {
-	connect := cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
-	stall := cmp.Or(cfg.StallTimeout, DefaultStallTimeout)
+	connect := cmp.Or(cfg.ConnectTimeout, defaultConnectTimeout)
+	stall := cmp.Or(cfg.StallTimeout, defaultStallTimeout)
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	proxy := cfg.Proxy
 	if proxy == nil {
@@ -70,18 +69,18 @@ func NewTransport(cfg TransportConfig) http.RoundTripper {
 			return &stallConn{Conn: c, timeout: stall}, nil
 		},
 		DisableCompression:  true,
-		MaxIdleConnsPerHost: cmp.Or(cfg.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost),
+		MaxIdleConnsPerHost: cmp.Or(cfg.MaxIdleConnsPerHost, defaultMaxIdleConnsPerHost),
 		// Idle connections are closed before the stall timeout could fire
 		// on their pending read.
 		IdleConnTimeout:       min(maxIdleTime, stall/2),
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
-		ReadBufferSize:        cmp.Or(cfg.ReadBufferSize, defaultConnBuffer),
-		WriteBufferSize:       cmp.Or(cfg.WriteBufferSize, defaultConnBuffer),
+		ReadBufferSize:        connBuffer,
+		WriteBufferSize:       connBuffer,
 	}}
 }
 
-// smallBodies reads a request body of at most SmallBodyBytes into memory
+// smallBodies reads a request body of at most smallBodyBytes into memory
 // and sends it as a *bytes.Reader. net/http flushes the headers on their own
 // before any body it does not know to be in memory (the SDKs wrap every body
 // to hash it), then writes each piece the body yields: for a 4 KiB object
@@ -92,7 +91,7 @@ type smallBodies struct {
 }
 
 func (t smallBodies) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || req.ContentLength > SmallBodyBytes {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || req.ContentLength > smallBodyBytes {
 		return t.next.RoundTrip(req)
 	}
 	buf, err := readBody(req.Body, req.ContentLength)

@@ -160,7 +160,7 @@ func TestSmallBodyFailuresSendNothing(t *testing.T) {
 
 func TestLargeBodyStreams(t *testing.T) {
 	// The server must receive the first bytes before the body yields the
-	// rest: a body over SmallBodyBytes is sent as it is read, not held.
+	// rest: a body over smallBodyBytes is sent as it is read, not held.
 	started := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := make([]byte, 1000)
@@ -172,7 +172,7 @@ func TestLargeBodyStreams(t *testing.T) {
 		w.Write(append(head, rest...))
 	}))
 	t.Cleanup(srv.Close)
-	data := bytes.Repeat([]byte{7}, SmallBodyBytes+1)
+	data := bytes.Repeat([]byte{7}, smallBodyBytes+1)
 	body := &gatedReader{data: data, first: 1000, gate: started}
 	resp, err := put(t, NewTransport(TransportConfig{}), srv.URL, body, int64(len(data)))
 	if err != nil {

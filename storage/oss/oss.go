@@ -18,7 +18,6 @@
 package oss
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,10 +47,6 @@ const (
 	headerCRC     = "X-Oss-Hash-Crc64ecma"
 	headerClass   = "X-Oss-Storage-Class"
 	headerRestore = "X-Oss-Restore"
-
-	defaultConnectTimeout   = 10 * time.Second
-	defaultReadWriteTimeout = 60 * time.Second
-	defaultIdleConns        = 512
 )
 
 // Config describes one OSS bucket and how to reach it.
@@ -159,27 +154,16 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("oss config: %w", err)
 	}
-	connect := cmp.Or(cfg.ConnectTimeout, defaultConnectTimeout)
-	rw := cmp.Or(cfg.ReadWriteTimeout, defaultReadWriteTimeout)
-	idle := cmp.Or(cfg.MaxIdleConnsPerHost, defaultIdleConns)
 	opts := []alioss.ClientOption{
-		func(c *alioss.Client) {
-			t := &c.Config.HTTPTimeout
-			t.ConnectTimeout = connect
-			t.ReadWriteTimeout = rw
-			t.HeaderTimeout = rw
-			t.IdleConnTimeout = 90 * time.Second
-			c.Config.RetryTimes = 0
-		},
-		alioss.MaxConns(idle, idle, 0),
-		alioss.RedirectEnabled(false),
-		// The stores' shared transport instead of the SDK's: larger
-		// connection buffers (a small object's answer comes in with one
-		// read), small bodies sent in one write, no transparent
-		// decompression. Redirects are answers to classify, not follow.
+		func(c *alioss.Client) { c.Config.RetryTimes = 0 },
+		// The stores' shared transport instead of the SDK's (whose timeout,
+		// pool and redirect settings then go unused): larger connection
+		// buffers (a small object's answer comes in with one read), small
+		// bodies sent in one write, no transparent decompression.
+		// Redirects are answers to classify, not follow.
 		alioss.HTTPClient(&http.Client{
-			Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: connect, StallTimeout: rw,
-				MaxIdleConnsPerHost: idle, Proxy: cfg.proxy}),
+			Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: cfg.ConnectTimeout,
+				StallTimeout: cfg.ReadWriteTimeout, MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost, Proxy: cfg.proxy}),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}),
 		alioss.UserAgent("bucketferry"),

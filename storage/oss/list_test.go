@@ -114,8 +114,8 @@ func (w teeWriter) Write(p []byte) (int, error) {
 }
 
 // fromSDK is what decodeList must give for a document the SDK decoded as r.
-func fromSDK(r alioss.ListObjectsResult, encodingType string) listResult {
-	out := listResult{IsTruncated: r.IsTruncated, NextMarker: r.NextMarker, EncodingType: encodingType,
+func fromSDK(r alioss.ListObjectsResult) listResult {
+	out := listResult{IsTruncated: r.IsTruncated, NextMarker: r.NextMarker,
 		Objects: []listObject{}}
 	for _, o := range r.Objects {
 		out.Objects = append(out.Objects, listObject{Key: o.Key, Size: o.Size, ETag: o.ETag,
@@ -178,7 +178,7 @@ func TestDecodeEmulatorListings(t *testing.T) {
 			if !ok {
 				t.Fatalf("the fast decoder gave up on the emulator's answer:\n%s", doc)
 			}
-			requireSameList(t, fmt.Sprintf("page %d of %d keys", i, maxKeys), got, fromSDK(sdk[i], "url"))
+			requireSameList(t, fmt.Sprintf("page %d of %d keys", i, maxKeys), got, fromSDK(sdk[i]))
 			for _, o := range got.Objects {
 				keys = append(keys, o.Key)
 			}
@@ -289,9 +289,9 @@ func listDocCases() []listDocCase {
 		o.LastModified = t
 		return o
 	}
-	one := func(o listObject) listResult { return listResult{EncodingType: "url", Objects: []listObject{o}} }
+	one := func(o listObject) listResult { return listResult{Objects: []listObject{o}} }
 	return []listDocCase{
-		{name: "OSS documentation example", doc: ossDocsExample, fast: true, want: listResult{EncodingType: "url",
+		{name: "OSS documentation example", doc: ossDocsExample, fast: true, want: listResult{
 			Objects: []listObject{
 				{Key: "fun/movie/001.avi", Size: 344606, ETag: `"5B3C1A2E053D763E1B002CC607C5A0FE1****"`, LastModified: t0, StorageClass: "Standard"},
 				{Key: "fun/test.jpg", Size: 344606, ETag: `"5B3C1A2E053D763E1B002CC607C5A0FE1****"`, LastModified: t0.Add(-35 * time.Second), StorageClass: "IA"},
@@ -307,11 +307,11 @@ func listDocCases() []listDocCase {
 		{name: "plus and spaces", fast: true, doc: listDoc(contents("a+b c+")), want: one(obj("a b c "))},
 		{name: "empty listing", fast: true,
 			doc:  listDoc("<Prefix>x%2F</Prefix><Marker></Marker><MaxKeys>1000</MaxKeys><Delimiter/><IsTruncated>false</IsTruncated>"),
-			want: listResult{EncodingType: "url"}},
+			want: listResult{}},
 		{name: "empty root", fast: true, doc: `<?xml version="1.0"?><ListBucketResult/>`},
 		{name: "truncated", fast: true,
 			doc: listDoc("<IsTruncated>true</IsTruncated><NextMarker>next%2Fkey+1</NextMarker>", contents("k1"), contents("next%2Fkey+1")),
-			want: listResult{IsTruncated: true, NextMarker: "next/key 1", EncodingType: "url",
+			want: listResult{IsTruncated: true, NextMarker: "next/key 1",
 				Objects: []listObject{obj("k1"), obj("next/key 1")}}},
 		{name: "restore info", fast: true,
 			doc:  listDoc(contents("cold", `<StorageClass>ColdArchive</StorageClass><RestoreInfo>ongoing-request=&quot;false&quot;, expiry-date=&quot;Sun, 16 Apr 2017 08:12:33 GMT&quot;</RestoreInfo>`)),
@@ -328,13 +328,13 @@ func listDocCases() []listDocCase {
 		{name: "other time layouts", fast: true,
 			doc: listDoc(strings.Replace(contents("a"), "2024-02-29T23:59:59.999Z", "2012-02-24T08:43:07Z", 1),
 				strings.Replace(contents("b"), "2024-02-29T23:59:59.999Z", "2012-02-24T08:43:07.5-00:00", 1)),
-			want: listResult{EncodingType: "url", Objects: []listObject{withTime(obj("a"), t0),
+			want: listResult{Objects: []listObject{withTime(obj("a"), t0),
 				withTime(obj("b"), mustParseTime("2012-02-24T08:43:07.5-00:00"))}}},
 		{name: "unknown elements and duplicates", fast: true,
 			doc:  listDoc("<Future><Deep><Deeper a=\"1\">text</Deeper></Deep></Future>", contents("first", "<Key>second</Key><Size>8</Size><Size> 9 </Size>")),
 			want: one(func() listObject { o := obj("second"); o.Size = 9; return o }())},
 		{name: "self-closing fields", fast: true, doc: listDoc("<Contents><Key/><ETag/><StorageClass/><Size/></Contents>"),
-			want: listResult{EncodingType: "url", Objects: []listObject{{}}}},
+			want: listResult{Objects: []listObject{{}}}},
 
 		// Left to encoding/xml, still decoded.
 		{name: "CDATA", doc: listDoc(contents("<![CDATA[a&b]]>")), want: one(obj("a&b"))},

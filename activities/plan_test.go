@@ -106,12 +106,10 @@ func TestPlanNestedTree(t *testing.T) {
 	}
 }
 
-// TestPlanFlatPrefix: one flat prefix of 20,000 keys, through the OSS SDK,
-// spreads over many shards without listing it all.
+// TestPlanBiggestShardsFirst: counted to the key (every range fits a probe
+// page), the plan starts the biggest shards first: pages of a shard run one
+// after another, so a big shard started last would end the job alone.
 func TestPlanBiggestShardsFirst(t *testing.T) {
-	// Counted to the key (every range fits a probe page), the plan must
-	// start the biggest shards first: pages of a shard run one after
-	// another, so a big shard started last would end the job alone.
 	keys := nestedKeys()
 	st := localTree(t, keys)
 	shards := planned(t, st, migration.JobSpec{Shards: 16, PageSize: 1000})
@@ -134,6 +132,8 @@ func TestPlanBiggestShardsFirst(t *testing.T) {
 	}
 }
 
+// TestPlanFlatPrefix: one flat prefix of 20,000 keys, through the OSS SDK,
+// spreads over many shards without listing it all.
 func TestPlanFlatPrefix(t *testing.T) {
 	e := newEmuEnv(t)
 	keys := make([]string, 20000)

@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.workDir, "dir", "", "work directory (binaries, state, logs); default: a new temporary directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.Int64Var(&o.sampleEvery, "crc-sample", 0, "HEAD every Nth object on both sides to compare CRC64s (default: about 1,000 per run; 1: every object)")
-	fs.StringVar(&o.pprofDir, "pprof", "", "write CPU profiles of every bucketferry worker, Temporal server and emulator into this `dir`")
+	fs.StringVar(&o.pprofDir, "pprof", "", "write CPU profiles of every bucketferry worker, Temporal server and emulator into this `dir` (with -runs, the last run's)")
 	fs.IntVar(&o.tune.activities, "tuned-activities", 0, "tuned variant: worker.maxConcurrentActivities (0: the bench's choice)")
 	fs.IntVar(&o.tune.objects, "tuned-objects", 0, "tuned variant: the job's concurrency.objects")
 	fs.IntVar(&o.tune.shardWindow, "tuned-shards", 0, "tuned variant: the job's concurrency.shards")
@@ -384,10 +384,12 @@ func printTable(w io.Writer, results []result) {
 	for _, r := range results {
 		fmt.Fprintf(w, "%s / %s: %s\n", r.Set, r.System, r.Settings)
 	}
-	for i, r := range results {
+	gap := false
+	for _, r := range results {
 		if len(r.RunsObjectsPerSec) > 0 {
-			if i == 0 {
+			if !gap {
 				fmt.Fprintln(w)
+				gap = true
 			}
 			perObject := float64(r.Bytes) / float64(max(r.Objects, 1)) / 1e6
 			speeds := make([]string, len(r.RunsObjectsPerSec))
@@ -523,14 +525,15 @@ func runLabel(run, runs int) string {
 	return fmt.Sprintf(" (run %d of %d)", run, runs)
 }
 
-// median is the run with the median time of a system's runs (a failed run
-// counts as the slowest), with the speeds of all runs recorded.
+// median is the run with the median time of a system's runs (of an even
+// number, the slower of the middle two; a failed run counts as the
+// slowest), with the speeds of all runs recorded.
 func median(runs []result) result {
 	sorted := slices.Clone(runs)
 	slices.SortStableFunc(sorted, func(a, b result) int {
 		return cmp.Compare(runKey(a), runKey(b))
 	})
-	m := sorted[(len(sorted)-1)/2]
+	m := sorted[len(sorted)/2]
 	if len(runs) > 1 {
 		for _, r := range runs {
 			m.RunsObjectsPerSec = append(m.RunsObjectsPerSec, r.ObjectsPerSec)

@@ -335,31 +335,38 @@ func runRclone(ctx context.Context, emu *emulatorProc, set dataSet, dir string, 
 		"RCLONE_CONFIG_EMU_REGION=us-east-1",
 	}
 	args := append([]string{"rclone", "copy", "emu:" + srcBucket, "emu:" + dstBucket}, flags...)
+	_, elapsed, err := timedCopier("rclone", cleanEnv(env), r, args...)
+	return elapsed, err
+}
+
+// timedCopier runs a copier process to its end, timing it and recording its
+// peak RSS and CPU in r.
+func timedCopier(name string, env []string, r *result, argv ...string) (*childproc.Proc, time.Duration, error) {
 	start := time.Now()
-	p, err := startProcEnv("rclone", env, args...)
+	p, err := childproc.Run(name, env, argv...)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	err = p.Exit()
 	elapsed := time.Since(start)
 	r.PeakRSS, r.CopierCPU = p.MaxRSS(), p.CPUSeconds()
 	if err != nil {
-		return 0, fmt.Errorf("rclone: %w\n%s", err, tail(p.Output(), 4000))
+		return nil, 0, fmt.Errorf("%s: %w\n%s", name, err, tail(p.Output(), 4000))
 	}
-	return elapsed, nil
+	return p, elapsed, nil
 }
 
-// startProcEnv starts a process with AWS_CA_BUNDLE and any RCLONE_*
-// variable of ours removed from the environment (rclone refuses to start
-// with AWS_CA_BUNDLE set here) and env added.
-func startProcEnv(name string, env []string, argv ...string) (*childproc.Proc, error) {
+// cleanEnv is this process's environment without AWS_CA_BUNDLE and any
+// RCLONE_* variable (rclone refuses to start with AWS_CA_BUNDLE set here),
+// with env added.
+func cleanEnv(env []string) []string {
 	var clean []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_CA_BUNDLE=") && !strings.HasPrefix(kv, "RCLONE_") {
 			clean = append(clean, kv)
 		}
 	}
-	return childproc.Run(name, append(clean, env...), argv...)
+	return append(clean, env...)
 }
 
 var rawLine = regexp.MustCompile(`raw: objects=(\d+) bytes=(\d+)`)
@@ -373,16 +380,10 @@ func runRawChild(ctx context.Context, bins binaries, emu *emulatorProc, set data
 		workers = set.Objects
 	}
 	r.Settings = fmt.Sprintf("%d goroutines, net/http GET -> PUT, CRC64 headers compared", workers)
-	start := time.Now()
-	p, err := childproc.Run("raw", nil, bins.self, "-raw-child", "-raw-workers", strconv.Itoa(workers), "http://"+emu.ossAddr, "http://"+emu.cosAddr)
+	p, elapsed, err := timedCopier("raw loop", nil, r, bins.self, "-raw-child", "-raw-workers", strconv.Itoa(workers),
+		"http://"+emu.ossAddr, "http://"+emu.cosAddr)
 	if err != nil {
 		return 0, err
-	}
-	err = p.Exit()
-	elapsed := time.Since(start)
-	r.PeakRSS, r.CopierCPU = p.MaxRSS(), p.CPUSeconds()
-	if err != nil {
-		return 0, fmt.Errorf("raw loop: %w\n%s", err, tail(p.Output(), 4000))
 	}
 	m := rawLine.FindStringSubmatch(p.Output())
 	if m == nil || m[1] != strconv.Itoa(set.Objects) {

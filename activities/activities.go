@@ -37,7 +37,7 @@ type Activities struct {
 	// Logger receives structured logs with job, shard and key attributes;
 	// nil discards them.
 	Logger *slog.Logger
-	// Limits tells the job-wide limits and the workers sharing them (see
+	// Limits tells the job-wide limits and the activities sharing them (see
 	// limits.go); nil enforces each spec's initial limits as if this worker
 	// were alone.
 	Limits LimitSource

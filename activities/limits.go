@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
@@ -20,16 +19,22 @@ import (
 )
 
 // How a worker follows a job's limits: every refreshEvery it asks the job
-// for its limits and the server for the workers polling the task queue,
-// and takes limit/N as its share. A job none of whose activities ran for
-// idleAfter is forgotten.
+// for its pacing (limits, and the activities in flight over all workers),
+// and whenever one of the job's activities starts or ends here it takes
+// its part anew: k/N of each limit while it runs k of the job's N
+// activities. A job none of whose activities ran for idleAfter is
+// forgotten.
+//
+// Why not limit/workers: the activities go to whichever worker polls
+// first, so one worker can hold most of a job's activities while another
+// holds none; an equal part per worker then leaves the idle worker's part
+// unused, and the busy worker's activities, each slower, hold on to it
+// longer (measured: 7-8 of 12 pages on one worker, 12-17 % under the
+// limit, in TestJobBandwidthLimitAcrossThreeWorkers).
 const (
 	refreshEvery   = 2 * time.Second
 	refreshTimeout = 5 * time.Second
 	idleAfter      = 30 * time.Second
-	// pollerFresh: a worker that polled the task queue this recently is
-	// counted among the job's workers.
-	pollerFresh = time.Minute
 	// minByteBurst bounds the chunks body bytes are paced in.
 	minByteBurst = 32 << 10
 )
@@ -52,7 +57,7 @@ type pace struct {
 }
 
 // jobLimiter paces the requests and bytes of one job on this worker at its
-// share of the job-wide limits.
+// part of the job-wide limits.
 type jobLimiter struct {
 	job   string
 	pace  pace
@@ -62,7 +67,7 @@ type jobLimiter struct {
 	active   int // activities of the job running here
 	lastUsed time.Time
 	limits   migration.Limits
-	workers  int
+	inFlight int // the job's activities over all workers, as last heard
 }
 
 // throttled is what an activity puts in its context for the stores to
@@ -74,40 +79,36 @@ type throttled struct {
 
 type throttleKey struct{}
 
-// LimitSource tells a worker a job's current limits and how many workers
-// share them.
+// LimitSource tells a worker a job's current limits and how many of the
+// job's activities are in flight over all workers.
 type LimitSource interface {
-	JobLimits(ctx context.Context, jobID string) (migration.Limits, error)
-	Workers(ctx context.Context) (int, error)
+	JobPacing(ctx context.Context, jobID string) (migration.Pacing, error)
 }
 
 // TemporalLimits is a worker's LimitSource: it queries the job workflow
-// (migration.QueryLimits) and counts the workers polling the task queue.
+// (migration.QueryPacing).
 type TemporalLimits struct {
 	Client client.Client
 }
 
-// JobLimits asks the job for its current limits.
-func (s TemporalLimits) JobLimits(ctx context.Context, jobID string) (migration.Limits, error) {
-	var l migration.Limits
-	v, err := s.Client.QueryWorkflow(ctx, jobID, "", migration.QueryLimits)
+// JobPacing asks the job for its current limits and activities in flight.
+func (s TemporalLimits) JobPacing(ctx context.Context, jobID string) (migration.Pacing, error) {
+	var p migration.Pacing
+	v, err := s.Client.QueryWorkflow(ctx, jobID, "", migration.QueryPacing)
 	if err != nil {
-		return l, fmt.Errorf("query the limits of job %s: %w", jobID, err)
+		return p, fmt.Errorf("query the pacing of job %s: %w", jobID, err)
 	}
-	if err := v.Get(&l); err != nil {
-		return l, fmt.Errorf("decode the limits of job %s: %w", jobID, err)
+	if err := v.Get(&p); err != nil {
+		return p, fmt.Errorf("decode the pacing of job %s: %w", jobID, err)
 	}
-	return l, nil
+	return p, nil
 }
 
-// Workers counts the workers that polled the task queue for activities
-// within the last minute.
-func (s TemporalLimits) Workers(ctx context.Context) (int, error) { return countWorkers(ctx, s.Client) }
-
 // throttle makes the stores resolved by the activity pace its requests and
-// source bytes at this worker's share of the job's limits (initial until
-// the job answers, or for good without a.Limits) and under the worker's
-// caps. Call release when the activity ends.
+// source bytes at this worker's part of the job's limits (initial until
+// the job answers, or for good without a.Limits, as if the activities
+// running here were the job's only ones) and under the worker's caps. Call
+// release when the activity ends.
 func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
 	s := &a.limiters
 	s.mu.Lock()
@@ -134,11 +135,12 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	}
 	l.mu.Lock()
 	l.active++
+	l.reshare(time.Now())
 	l.mu.Unlock()
 	s.mu.Unlock()
 
 	if !ok {
-		l.apply(initial, 1, time.Now())
+		l.apply(migration.Pacing{Limits: initial}, time.Now())
 		if a.Limits != nil {
 			var stopped <-chan struct{}
 			if activity.IsActivity(ctx) {
@@ -158,6 +160,7 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 		defer l.mu.Unlock()
 		l.active--
 		l.lastUsed = time.Now()
+		l.reshare(l.lastUsed)
 	}
 	return context.WithValue(ctx, throttleKey{}, &throttled{job: l, caps: caps}), release
 }
@@ -190,41 +193,49 @@ func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struc
 	}
 }
 
-// refresh learns the job's limits and the number of workers, and applies
-// the share. What cannot be learnt keeps its last value.
+// refresh learns the job's pacing and applies it. If the job does not
+// answer, the last pacing stays.
 func (l *jobLimiter) refresh(ctx context.Context, src LimitSource, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 	defer cancel()
-	l.mu.Lock()
-	limits, workers := l.limits, l.workers
-	l.mu.Unlock()
-	if got, err := src.JobLimits(ctx, l.job); err != nil {
+	p, err := src.JobPacing(ctx, l.job)
+	if err != nil {
 		log.Warn("job limits unknown, keeping the last ones", "job", l.job, "error", err)
-	} else {
-		limits = got
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.reshare(time.Now()) // a bandwidth window may have begun or ended
+		return
 	}
-	if n, err := src.Workers(ctx); err != nil {
-		log.Warn("workers of the task queue unknown, keeping the last count", "job", l.job, "error", err)
-	} else {
-		workers = n
-	}
-	l.apply(limits, workers, time.Now())
+	l.apply(p, time.Now())
 }
 
-// apply sets the buckets to 1/workers of limits as they stand at now.
-func (l *jobLimiter) apply(limits migration.Limits, workers int, now time.Time) {
+// apply takes the job's pacing as it stands at now.
+func (l *jobLimiter) apply(p migration.Pacing, now time.Time) {
 	l.mu.Lock()
-	l.limits, l.workers = limits, max(workers, 1)
-	n := float64(l.workers)
-	l.mu.Unlock()
-	setRate(&l.pace.reqs, limits.QPS/n, requestBurst)
-	setRate(&l.pace.bytes, float64(limits.BandwidthAt(now))/n, byteBurst)
+	defer l.mu.Unlock()
+	l.limits, l.inFlight = p.Limits, p.Activities
+	l.reshare(now)
 }
 
-// share reports the rates the limiter runs at (0: unlimited).
-func (l *jobLimiter) share() (qps, bytesPerSecond float64, workers int) {
+// reshare sets the buckets to this worker's part of the limits at now:
+// active/inFlight of each. The job's count lags the activities that just
+// started here, so it is never taken below them. With none of the job's
+// activities here the buckets stay as they were, for the next to start.
+// Called with l.mu held.
+func (l *jobLimiter) reshare(now time.Time) {
+	if l.active <= 0 {
+		return
+	}
+	part := float64(l.active) / float64(max(l.inFlight, l.active))
+	setRate(&l.pace.reqs, l.limits.QPS*part, requestBurst)
+	setRate(&l.pace.bytes, float64(l.limits.BandwidthAt(now))*part, byteBurst)
+}
+
+// share reports the rates the limiter runs at (0: unlimited), and the job's
+// activities in flight as last heard.
+func (l *jobLimiter) share() (qps, bytesPerSecond float64, inFlight int) {
 	l.mu.Lock()
-	workers = l.workers
+	inFlight = l.inFlight
 	l.mu.Unlock()
 	rateOf := func(p *atomic.Pointer[rate.Limiter]) float64 {
 		if r := p.Load(); r != nil {
@@ -232,20 +243,28 @@ func (l *jobLimiter) share() (qps, bytesPerSecond float64, workers int) {
 		}
 		return 0
 	}
-	return rateOf(&l.pace.reqs), rateOf(&l.pace.bytes), workers
+	return rateOf(&l.pace.reqs), rateOf(&l.pace.bytes), inFlight
 }
 
 // setRate makes p pace at perSecond (<= 0: not at all), with a new bucket
-// when the rate changes.
+// when the rate changes. A bucket that replaces another starts empty:
+// rates change each time an activity starts or ends, and a full bucket
+// each time would let a burst through above the limit.
 func setRate(p *atomic.Pointer[rate.Limiter], perSecond float64, burst func(float64) int) {
 	if perSecond <= 0 || math.IsInf(perSecond, 0) || math.IsNaN(perSecond) {
 		p.Store(nil)
 		return
 	}
-	if cur := p.Load(); cur != nil && float64(cur.Limit()) == perSecond {
+	cur := p.Load()
+	if cur != nil && float64(cur.Limit()) == perSecond {
 		return
 	}
-	p.Store(rate.NewLimiter(rate.Limit(perSecond), burst(perSecond)))
+	b := burst(perSecond)
+	r := rate.NewLimiter(rate.Limit(perSecond), b)
+	if cur != nil {
+		r.AllowN(time.Now(), b)
+	}
+	p.Store(r)
 }
 
 // requestBurst lets a twentieth of a second's requests through at once,
@@ -253,46 +272,6 @@ func setRate(p *atomic.Pointer[rate.Limiter], perSecond float64, burst func(floa
 func requestBurst(perSecond float64) int { return max(1, int(perSecond/20)) }
 
 func byteBurst(perSecond float64) int { return max(minByteBurst, int(perSecond/20)) }
-
-// countWorkers counts the workers that polled the task queue for activities
-// within pollerFresh, over all its partitions.
-func countWorkers(ctx context.Context, c client.Client) (int, error) {
-	seen := map[string]bool{}
-	fresh := func(identity string, at time.Time) {
-		if identity != "" && (at.IsZero() || time.Since(at) < pollerFresh) {
-			seen[identity] = true
-		}
-	}
-	//lint:ignore SA1019 the enhanced mode is the one that covers every partition
-	d, err := c.DescribeTaskQueueEnhanced(ctx, client.DescribeTaskQueueEnhancedOptions{ //nolint:staticcheck
-		TaskQueue:      migration.TaskQueue,
-		TaskQueueTypes: []client.TaskQueueType{client.TaskQueueTypeActivity},
-		ReportPollers:  true,
-	})
-	if err == nil {
-		for _, v := range d.VersionsInfo {
-			for _, p := range v.TypesInfo[client.TaskQueueTypeActivity].Pollers {
-				fresh(p.Identity, p.LastAccessTime)
-			}
-		}
-		if len(seen) > 0 {
-			return len(seen), nil
-		}
-	}
-	// The root partition only: a fair sample once workers have polled for
-	// a while.
-	resp, lerr := c.DescribeTaskQueue(ctx, migration.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
-	if lerr != nil {
-		if err != nil {
-			return 0, err
-		}
-		return 0, lerr
-	}
-	for _, p := range resp.GetPollers() {
-		fresh(p.GetIdentity(), p.GetLastAccessTime().AsTime())
-	}
-	return len(seen), nil
-}
 
 // throttleOf returns the pacing an activity put in ctx, or nil.
 func throttleOf(ctx context.Context) *throttled {

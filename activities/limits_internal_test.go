@@ -34,30 +34,24 @@ func (f *fakeStore) Get(context.Context, string, storage.Range) (io.ReadCloser, 
 
 // fakeSource is a LimitSource whose answers the test changes.
 type fakeSource struct {
-	mu      sync.Mutex
-	limits  migration.Limits
-	workers int
-	err     error
-	queries int
+	mu       sync.Mutex
+	limits   migration.Limits
+	inFlight int // the job's activities over all workers
+	err      error
+	queries  int
 }
 
-func (s *fakeSource) set(l migration.Limits, workers int) {
+func (s *fakeSource) set(l migration.Limits, inFlight int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.limits, s.workers = l, workers
+	s.limits, s.inFlight = l, inFlight
 }
 
-func (s *fakeSource) JobLimits(context.Context, string) (migration.Limits, error) {
+func (s *fakeSource) JobPacing(context.Context, string) (migration.Pacing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries++
-	return s.limits, s.err
-}
-
-func (s *fakeSource) Workers(context.Context) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.workers, s.err
+	return migration.Pacing{Limits: s.limits, Activities: s.inFlight}, s.err
 }
 
 // hammer calls Head from many goroutines for d and returns the calls made.
@@ -84,18 +78,18 @@ func within(got, want, tolerance float64) bool {
 	return got >= want*(1-tolerance) && got <= want*(1+tolerance)
 }
 
-// TestThrottleSharesTheJobLimit: a worker runs at the job's QPS divided by
-// the workers counted, follows a change of the limit on refresh, and stops
-// limiting when the limit is lifted.
+// TestThrottleSharesTheJobLimit: a worker running one of the job's three
+// activities runs at a third of the job's QPS, follows a change of the
+// limit on refresh, and stops limiting when the limit is lifted.
 func TestThrottleSharesTheJobLimit(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 300}, workers: 3}
+	src := &fakeSource{limits: migration.Limits{QPS: 300}, inFlight: 3}
 	a := &Activities{Limits: src}
 	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 1}) // the job's answer wins
 	defer release()
 	st := limitedStore{&fakeStore{}}
 	l := throttleOf(ctx).job
 	if qps, _, n := l.share(); qps != 100 || n != 3 {
-		t.Fatalf("share %v qps over %d workers, want 100 over 3", qps, n)
+		t.Fatalf("share %v qps of %d activities, want 100 of 3", qps, n)
 	}
 	// Start from an empty bucket so the burst does not count.
 	got := float64(hammer(ctx, st, time.Second))
@@ -123,7 +117,7 @@ func TestThrottleSharesTheJobLimit(t *testing.T) {
 // TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer: a failed refresh
 // changes nothing.
 func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 40}, workers: 2}
+	src := &fakeSource{limits: migration.Limits{QPS: 40}, inFlight: 2}
 	a := &Activities{Limits: src}
 	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
 	defer release()
@@ -135,11 +129,56 @@ func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
 	if qps, _, n := l.share(); qps != 20 || n != 2 {
 		t.Errorf("share %v over %d after a failed refresh, want 20 over 2", qps, n)
 	}
-	// A second activity of the job shares the limiter and asks nothing.
+	// A second activity of the job shares the limiter and asks nothing; the
+	// worker now runs both of the job's activities, so all of the limit.
 	ctx2, release2 := a.throttle(context.Background(), "job", migration.Limits{})
 	defer release2()
 	if throttleOf(ctx2).job != l || src.queries != 2 {
 		t.Errorf("second activity: own limiter %v, %d queries", throttleOf(ctx2).job != l, src.queries)
+	}
+	if qps, _, _ := l.share(); qps != 40 {
+		t.Errorf("share %v with both of the job's activities here, want 40", qps)
+	}
+}
+
+// TestThrottlePartFollowsActivities: a worker's part of a job's limits is
+// the part of the job's activities it runs, taken anew as they start and
+// end here, and never more than the whole limit when the job's count lags
+// behind the activities that just started.
+func TestThrottlePartFollowsActivities(t *testing.T) {
+	src := &fakeSource{limits: migration.Limits{QPS: 400, BandwidthBytesPerSecond: 8 << 20}, inFlight: 4}
+	a := &Activities{Limits: src}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
+	defer release()
+	l := throttleOf(ctx).job
+	want := func(what string, qps, bps float64) {
+		t.Helper()
+		if q, b, _ := l.share(); q != qps || b != bps {
+			t.Errorf("%s: %v requests/s and %v bytes/s, want %v and %v", what, q, b, qps, bps)
+		}
+	}
+	want("one of four activities", 100, 2<<20)
+	_, release2 := a.throttle(context.Background(), "job", migration.Limits{})
+	want("two of four", 200, 4<<20)
+	release2()
+	want("one of four again", 100, 2<<20)
+
+	st := limitedStore{&fakeStore{}}
+	before := float64(hammer(ctx, st, time.Second))
+	if !within(before, 100, 0.1) {
+		t.Errorf("%v requests in 1s at one of four activities", before)
+	}
+
+	src.set(migration.Limits{QPS: 400}, 1) // the job has not heard of the others yet
+	l.refresh(ctx, src, a.logger())
+	var releases []func()
+	for range 2 {
+		_, r := a.throttle(context.Background(), "job", migration.Limits{})
+		releases = append(releases, r)
+	}
+	want("three here, one heard of", 400, 0)
+	for _, r := range releases {
+		r()
 	}
 }
 
@@ -278,7 +317,7 @@ func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
 		})
 	}
 	time.Sleep(200 * time.Millisecond) // all queued at 10/s
-	throttleOf(ctx).job.apply(migration.Limits{QPS: 100}, 1, time.Now())
+	throttleOf(ctx).job.apply(migration.Pacing{Limits: migration.Limits{QPS: 100}, Activities: 1}, time.Now())
 	time.Sleep(500 * time.Millisecond) // re-queued within a wait step
 	before := n.Load()
 	time.Sleep(time.Second)
@@ -290,7 +329,7 @@ func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
 // TestFollowEndsWhenTheWorkerStops: the refresher forgets the job when the
 // worker stops, so a stopped worker leaves no goroutine querying behind.
 func TestFollowEndsWhenTheWorkerStops(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 10}, workers: 1}
+	src := &fakeSource{limits: migration.Limits{QPS: 10}, inFlight: 1}
 	a := &Activities{Limits: src}
 	_, release := a.throttle(context.Background(), "job", migration.Limits{})
 	release()

@@ -10,7 +10,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
@@ -187,23 +186,5 @@ func TestJobBandwidthLimitAcrossThreeWorkers(t *testing.T) {
 	}
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
-	}
-}
-
-// TestCountWorkers: the three workers are counted on the task queue.
-func TestCountWorkers(t *testing.T) {
-	h := newHarness(t)
-	h.startWorkers(t, 3)
-	src := activities.TemporalLimits{Client: h.c}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n, err := src.Workers(context.Background())
-		if err == nil && n == 3 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("counted %d workers (%v), want 3", n, err)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 }

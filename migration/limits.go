@@ -11,9 +11,11 @@ import (
 
 // Query and update names of a job's limits.
 const (
-	// QueryLimits returns the job's current Limits. Workers ask it every
-	// few seconds while they run the job's activities.
+	// QueryLimits returns the job's current Limits.
 	QueryLimits = "limits"
+	// QueryPacing returns the job's Pacing. Workers ask it every few
+	// seconds while they run the job's activities.
+	QueryPacing = "pacing"
 	// UpdateSetLimits changes the job's limits while it runs: it takes a
 	// LimitsUpdate and returns the new Limits; invalid values are refused
 	// before anything is recorded.
@@ -32,6 +34,19 @@ type Limits struct {
 	// Windows replace BandwidthBytesPerSecond at times of day: the first
 	// window holding the current time wins.
 	Windows []BandwidthWindow `json:"windows,omitempty"`
+}
+
+// Pacing is what a worker needs to take its part of a job's limits: the
+// limits, and the number of the job's activities in flight over all
+// workers. A worker running k of them takes k/Activities of each limit, so
+// every activity gets the same part wherever it runs, and a worker with
+// none of the job's activities holds no part that others could use.
+type Pacing struct {
+	Limits Limits `json:"limits"`
+	// Activities is the sum of what the running shards last reported in
+	// flight (a shard that has not reported yet counts one); 0 while the
+	// job plans.
+	Activities int `json:"activities"`
 }
 
 // BandwidthWindow is a bandwidth limit for a time of day, e.g. 100 Mbit/s

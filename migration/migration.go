@@ -395,6 +395,9 @@ type ShardReport struct {
 	Delta    Counts       `json:"delta"`
 	Failures []Failure    `json:"failures,omitempty"` // sample of new failures
 	Done     *ShardResult `json:"done,omitempty"`
+	// InFlight is the number of the shard's activities scheduled or
+	// running when it sent the report: the job's Pacing sums them.
+	InFlight int `json:"inFlight,omitempty"`
 }
 
 // PlanInput is the input of the planning activity.

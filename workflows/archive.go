@@ -22,6 +22,7 @@ const restoreTimeout = 10 * time.Minute
 type archiveFlow struct {
 	updates workflow.Channel // restoreUpdate from the coroutines
 	running int              // batches not yet done
+	acts    int              // RestoreArchived activities in flight
 }
 
 // restoreUpdate is what a restore coroutine tells its shard.
@@ -83,7 +84,10 @@ func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migratio
 		in := migration.RestoreInput{JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard.Index, Objects: pending,
 			Batch: batch, Round: round, Final: round > 0 && !workflow.Now(ctx).Before(deadline)}
 		var res migration.RestoreResult
-		if err := workflow.ExecuteActivity(actx, a.RestoreArchived, in).Get(ctx, &res); err != nil {
+		s.arch.acts++
+		err := workflow.ExecuteActivity(actx, a.RestoreArchived, in).Get(ctx, &res)
+		s.arch.acts--
+		if err != nil {
 			s.failed(ctx, what, err)
 			s.arch.updates.Send(ctx, restoreUpdate{done: true})
 			return

@@ -78,6 +78,10 @@ type job struct {
 	canceled   bool
 	progressed bool     // a report or a shard's end came in this run
 	ctl        *control // pause and resume (control.go)
+	// inFlight is each running shard's last reported activities in
+	// flight, for the pacing query. It is not carried across
+	// continue-as-new: the next run counts one per shard until it hears.
+	inFlight map[int]int
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -298,6 +302,11 @@ func (j *job) onReport(ctx workflow.Context, r migration.ShardReport) {
 	j.st.Samples = addSample(j.st.Samples, workflow.Now(ctx), j.st.Counts)
 	if r.Done != nil {
 		j.shardDone(ctx, r.Shard, r.Done)
+	} else if j.isRunning(r.Shard) {
+		if j.inFlight == nil {
+			j.inFlight = map[int]int{}
+		}
+		j.inFlight[r.Shard] = r.InFlight
 	}
 }
 
@@ -333,8 +342,23 @@ func (j *job) removeRunning(index int) bool {
 	i, ok := slices.BinarySearch(j.st.Running, index)
 	if ok {
 		j.st.Running = slices.Delete(j.st.Running, i, i+1)
+		delete(j.inFlight, index)
 	}
 	return ok
+}
+
+// activitiesInFlight sums what the running shards last reported in flight,
+// counting one for a shard not heard from yet.
+func (j *job) activitiesInFlight() int {
+	n := 0
+	for _, index := range j.st.Running {
+		if k, ok := j.inFlight[index]; ok {
+			n += k
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 func (j *job) continueAsNew(ctx workflow.Context) error {

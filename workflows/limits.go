@@ -9,7 +9,8 @@ import (
 )
 
 // registerLimits makes the job the owner of its limits: the limits query
-// answers them (workers ask it every few seconds), and the setLimits update
+// answers them, the pacing query answers them with the activities in
+// flight (workers ask it every few seconds), and the setLimits update
 // changes them while the job runs. They live in the job's state, so they
 // survive continue-as-new; neither handler adds a command, so histories
 // recorded before limits existed replay unchanged.
@@ -23,6 +24,12 @@ func (j *job) registerLimits(ctx workflow.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("register limits query: %w", err)
+	}
+	err = workflow.SetQueryHandler(ctx, migration.QueryPacing, func() (migration.Pacing, error) {
+		return migration.Pacing{Limits: *j.st.Limits, Activities: j.activitiesInFlight()}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("register pacing query: %w", err)
 	}
 	err = workflow.SetUpdateHandlerWithOptions(ctx, migration.UpdateSetLimits,
 		func(ctx workflow.Context, u migration.LimitsUpdate) (migration.Limits, error) {

@@ -129,3 +129,52 @@ func TestJobLimitsFromCarriedState(t *testing.T) {
 		t.Errorf("continued run answers %+v, want the carried %+v", got, carried)
 	}
 }
+
+func queryPacing(t *testing.T, env *testsuite.TestWorkflowEnvironment) migration.Pacing {
+	t.Helper()
+	v, err := env.QueryWorkflow(migration.QueryPacing)
+	if err != nil {
+		t.Fatalf("query pacing: %v", err)
+	}
+	var p migration.Pacing
+	if err := v.Get(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestJobPacingSumsActivitiesInFlight: the pacing query answers the limits
+// and the activities the running shards last reported in flight, one for a
+// shard not heard from, none for a shard that ended.
+func TestJobPacingSumsActivitiesInFlight(t *testing.T) {
+	env, f := jobEnv(t, keyPlan("g", "p"))
+	spec := testSpec()
+	spec.Limits = migration.Limits{QPS: 30}
+	var got []migration.Pacing
+	env.RegisterDelayedCallback(func() {
+		got = append(got, queryPacing(t, env))
+		env.SignalWorkflow(migration.SignalShard, migration.ShardReport{Shard: 0, Delta: migration.Counts{Copied: 1}, InFlight: 4})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		got = append(got, queryPacing(t, env))
+		env.SignalWorkflow(migration.SignalShard, migration.ShardReport{Shard: 1, Delta: migration.Counts{Copied: 1}, InFlight: 0})
+	}, 2*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		got = append(got, queryPacing(t, env))
+		finish(t, env, f, migration.Counts{Copied: 2}) // shard 0
+	}, 3*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		got = append(got, queryPacing(t, env))
+	}, 4*time.Minute)
+	env.ExecuteWorkflow(migration.JobWorkflow, migration.JobInput{Spec: spec})
+
+	want := []int{3, 6, 5, 1}
+	if len(got) != len(want) {
+		t.Fatalf("%d answers, want %d", len(got), len(want))
+	}
+	for i, p := range got {
+		if p.Activities != want[i] || p.Limits.QPS != 30 {
+			t.Errorf("answer %d: %+v, want %d activities at the spec's 30 QPS", i, p, want[i])
+		}
+	}
+}

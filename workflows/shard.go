@@ -273,7 +273,23 @@ func (s *shard) flush(ctx workflow.Context) {
 
 // report is the signal carrying what the job has yet to hear.
 func (s *shard) report(done *migration.ShardResult) migration.ShardReport {
-	return migration.ShardReport{Shard: s.in.Shard.Index, Delta: s.pending, Failures: s.pendingFailures, Done: done}
+	r := migration.ShardReport{Shard: s.in.Shard.Index, Delta: s.pending, Failures: s.pendingFailures, Done: done}
+	if done == nil {
+		r.InFlight = s.inFlight()
+	}
+	return r
+}
+
+// inFlight counts the shard's activities scheduled or running.
+func (s *shard) inFlight() int {
+	n := s.large
+	if s.paging {
+		n++
+	}
+	if s.arch != nil {
+		n += s.arch.acts
+	}
+	return n
 }
 
 func (s *shard) result() migration.ShardResult {

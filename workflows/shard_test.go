@@ -184,6 +184,25 @@ func TestShardLargeObjectWindow(t *testing.T) {
 	if sum, want := reps.sum(), b.totals(s); sum != want {
 		t.Errorf("reported %+v, want %+v", sum, want)
 	}
+	// Each progress report tells the job the activities then in flight
+	// (the pacing of limits sums them): never more than a page and two
+	// large copies, two large copies at least once.
+	mostReported := 0
+	for i, r := range reps.all() {
+		if r.Done != nil {
+			if r.InFlight != 0 {
+				t.Errorf("final report %d has %d in flight", i, r.InFlight)
+			}
+			continue
+		}
+		if r.InFlight > 3 {
+			t.Errorf("report %d: %d in flight, want at most 3", i, r.InFlight)
+		}
+		mostReported = max(mostReported, r.InFlight)
+	}
+	if mostReported < 2 {
+		t.Errorf("at most %d in flight reported, want 2 or more", mostReported)
+	}
 }
 
 func TestShardContinueAsNewCarriesCursorAndCounts(t *testing.T) {

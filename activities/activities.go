@@ -135,7 +135,7 @@ func storeFatal(r role, st storage.Store, err error) error {
 // probeStore lists at most one key of a store under prefix: the cheapest
 // request that proves credentials and bucket.
 func probeStore(ctx context.Context, st storage.Store, prefix string) error {
-	_, err := st.List(ctx, storage.ListOptions{Prefix: prefix, MaxKeys: 1})
+	_, err := list(ctx, st, storage.ListOptions{Prefix: prefix, MaxKeys: 1})
 	return err
 }
 
@@ -249,6 +249,24 @@ func sample(fs []migration.Failure) []migration.Failure {
 		fs = fs[:migration.FailureSampleSize]
 	}
 	return append([]migration.Failure(nil), fs...)
+}
+
+// listTries bounds the tries of one listing inside an activity attempt.
+const listTries = 3
+
+// list lists st, trying a retryable failure again after a short backoff:
+// an activity that makes many requests (the planner makes hundreds) would
+// otherwise be failed whole, and started over, by any one transient answer.
+func list(ctx context.Context, st storage.Store, opts storage.ListOptions) (storage.Page, error) {
+	for try := 1; ; try++ {
+		page, err := st.List(ctx, opts)
+		if err == nil || try >= listTries || !storage.IsRetryable(err) || ctx.Err() != nil {
+			return page, err
+		}
+		if sleepCtx(ctx, objectBackoff<<(try-1)) != nil {
+			return page, err
+		}
+	}
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -45,7 +45,7 @@ func (l *chunkLister) next(ctx context.Context) (chunk, bool, error) {
 		if l.done {
 			return chunk{}, false, nil
 		}
-		p, err := l.st.List(ctx, l.opts)
+		p, err := list(ctx, l.st, l.opts)
 		if err != nil {
 			return chunk{}, false, err
 		}

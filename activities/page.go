@@ -218,7 +218,7 @@ func loadHeartbeat(ctx context.Context, v any) error {
 // list lists the page and sorts its keys into work and done.
 func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error {
 	after := max(r.in.After, r.in.Shard.After)
-	page, err := r.src.List(ctx, storage.ListOptions{
+	page, err := list(ctx, r.src, storage.ListOptions{
 		Prefix: r.spec.Source.Prefix, After: after, Before: r.in.Shard.Before, MaxKeys: r.spec.PageSize,
 	})
 	if err != nil {
@@ -295,7 +295,7 @@ func (r *pageRun) listDestination(ctx context.Context) error {
 	// the end: the keys past what was listed are looked up one by one.
 	const maxPages = 20
 	for range maxPages {
-		page, err := r.dst.List(ctx, opts)
+		page, err := list(ctx, r.dst, opts)
 		if err != nil {
 			if storage.IsRetryable(err) || ctx.Err() != nil {
 				return fmt.Errorf("list destination: %w", err)

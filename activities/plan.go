@@ -193,7 +193,7 @@ func (p *planner) list(ctx context.Context, opts storage.ListOptions) (storage.P
 	if p.tick != nil {
 		p.tick()
 	}
-	return p.st.List(ctx, opts)
+	return list(ctx, p.st, opts)
 }
 
 // first returns the first key under prefix after after and below before.

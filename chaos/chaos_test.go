@@ -142,6 +142,10 @@ stores:
 	spec := migration.JobSpec{
 		Source: migration.Location{Store: "src"}, Destination: migration.Location{Store: "dst"},
 		Shards: 16, LargeObjectBytes: 8 << 20, MaxAttempts: 10,
+		// Pages of 100 rather than the default 1,000: the job's progress
+		// (which the server's kill follows) moves page by page, and a
+		// shard here holds about 190 objects.
+		PageSize: 100,
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: migration.TaskQueue}, migration.JobWorkflow, migration.JobInput{Spec: spec})
 	if err != nil {
@@ -153,9 +157,13 @@ stores:
 	go func() { done <- run.Get(ctx, &res) }()
 	rng := rand.New(rand.NewPCG(1, 2))
 	killedWorkers, serverKilled := 0, false
-	tick := time.NewTicker(3 * time.Second)
+	// The server's kill follows the job's progress, looked at often: a
+	// fixed schedule missed it once the job got fast enough to end between
+	// two looks.
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	started := time.Now()
+	lastWorkerKill := started
 loop:
 	for {
 		select {
@@ -168,12 +176,15 @@ loop:
 			t.Fatal("the job did not end in time")
 		case <-tick.C:
 		}
-		// A random worker dies hard and a new one takes its place.
-		i := rng.IntN(len(workers))
-		workers[i].Kill()
-		killedWorkers++
-		workers = append(workers[:i], workers[i+1:]...)
-		spawn()
+		if time.Since(lastWorkerKill) >= 2*time.Second {
+			// A random worker dies hard and a new one takes its place.
+			i := rng.IntN(len(workers))
+			workers[i].Kill()
+			killedWorkers++
+			lastWorkerKill = time.Now()
+			workers = append(workers[:i], workers[i+1:]...)
+			spawn()
+		}
 		if !serverKilled && copiedAtLeast(ctx, c, id, int64(objects)*3/10) {
 			server.Kill()
 			serverKilled = true
@@ -183,8 +194,8 @@ loop:
 		}
 	}
 	elapsed := time.Since(started)
-	if !serverKilled {
-		t.Error("the job ended before the server could be killed: make it bigger")
+	if !serverKilled || killedWorkers == 0 {
+		t.Errorf("the job ended after %d worker kills and server killed %v: make it bigger", killedWorkers, serverKilled)
 	}
 	if res.Status != migration.StatusSucceeded {
 		t.Fatalf("job status %q: %+v", res.Status, res.Counts)

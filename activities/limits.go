@@ -18,10 +18,10 @@ import (
 	"github.com/bucketferry/bucketferry/storage"
 )
 
-// How a worker follows a job's limits: every refreshEvery it asks the job
-// for its pacing (limits, and the activities in flight over all workers),
-// and whenever one of the job's activities starts or ends here it takes
-// its part anew: k/N of each limit while it runs k of the job's N
+// How a worker follows a job's limits: every refreshEvery, and when one of
+// a limited job's activities starts here, it asks the job for its pacing
+// (limits, and the activities in flight over all workers); whenever one of
+// the job's activities starts or ends here it takes its part anew: k/N of each limit while it runs k of the job's N
 // activities. A job none of whose activities ran for idleAfter is
 // forgotten.
 //
@@ -62,6 +62,11 @@ type jobLimiter struct {
 	job   string
 	pace  pace
 	ready chan struct{} // closed after the first refresh
+	// started wakes the refresher early when one of the job's activities
+	// starts here: the job may count more activities now, and a worker
+	// running the new one at its old part would exceed the limit until the
+	// next tick.
+	started chan struct{}
 
 	mu       sync.Mutex
 	active   int // activities of the job running here
@@ -128,16 +133,24 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	l, ok := s.jobs[jobID]
 	if !ok {
 		l = &jobLimiter{
-			job:   jobID,
-			ready: make(chan struct{}),
+			job:     jobID,
+			ready:   make(chan struct{}),
+			started: make(chan struct{}, 1),
 		}
 		s.jobs[jobID] = l
 	}
 	l.mu.Lock()
 	l.active++
 	l.reshare(time.Now())
+	limited := !l.limits.IsZero()
 	l.mu.Unlock()
 	s.mu.Unlock()
+	if ok && limited {
+		select {
+		case l.started <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 
 	if !ok {
 		l.apply(migration.Pacing{Limits: initial}, time.Now())
@@ -174,6 +187,7 @@ func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struc
 		stop := false
 		select {
 		case <-t.C:
+		case <-l.started:
 		case <-stopped:
 			stop = true
 		}

@@ -377,3 +377,29 @@ func TestLimitedKeepsRestorer(t *testing.T) {
 		t.Error("a store without Restore gained it")
 	}
 }
+
+// TestThrottleAsksAgainWhenAnActivityStarts: a limited job's activity that
+// starts on a worker already running the job makes the worker ask the job
+// at once, not at the next tick, since the job may count more activities
+// now.
+func TestThrottleAsksAgainWhenAnActivityStarts(t *testing.T) {
+	src := &fakeSource{limits: migration.Limits{QPS: 400}, inFlight: 1}
+	a := &Activities{Limits: src}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
+	defer release()
+	l := throttleOf(ctx).job
+	src.set(migration.Limits{QPS: 400}, 4) // the second activity below, and two elsewhere
+	_, release2 := a.throttle(context.Background(), "job", migration.Limits{})
+	defer release2()
+	deadline := time.Now().Add(refreshEvery / 2)
+	for {
+		qps, _, n := l.share()
+		if qps == 200 && n == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("share %v of %d activities %v after the second started, want 200 of 4 before the next tick", qps, n, refreshEvery/2)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

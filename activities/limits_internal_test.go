@@ -54,6 +54,18 @@ func (s *fakeSource) JobPacing(context.Context, string) (migration.Pacing, error
 	return migration.Pacing{Limits: s.limits, Activities: s.inFlight}, s.err
 }
 
+// runJobActivity starts one activity of "job" on a worker whose job
+// answers limits and inFlight, and returns the source, the worker's
+// activities, the activity's context and the job's limiter.
+func runJobActivity(t *testing.T, limits migration.Limits, inFlight int) (*fakeSource, *Activities, context.Context, *jobLimiter) {
+	t.Helper()
+	src := &fakeSource{limits: limits, inFlight: inFlight}
+	a := &Activities{Limits: src}
+	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
+	t.Cleanup(release)
+	return src, a, ctx, throttleOf(ctx).job
+}
+
 // hammer calls Head from many goroutines for d and returns the calls made.
 func hammer(ctx context.Context, st storage.Store, d time.Duration) int64 {
 	var n atomic.Int64
@@ -117,11 +129,7 @@ func TestThrottleSharesTheJobLimit(t *testing.T) {
 // TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer: a failed refresh
 // changes nothing.
 func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 40}, inFlight: 2}
-	a := &Activities{Limits: src}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
-	defer release()
-	l := throttleOf(ctx).job
+	src, a, ctx, l := runJobActivity(t, migration.Limits{QPS: 40}, 2)
 	src.mu.Lock()
 	src.err = errors.New("unavailable")
 	src.mu.Unlock()
@@ -146,11 +154,7 @@ func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
 // end here, and never more than the whole limit when the job's count lags
 // behind the activities that just started.
 func TestThrottlePartFollowsActivities(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 400, BandwidthBytesPerSecond: 8 << 20}, inFlight: 4}
-	a := &Activities{Limits: src}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
-	defer release()
-	l := throttleOf(ctx).job
+	src, a, ctx, l := runJobActivity(t, migration.Limits{QPS: 400, BandwidthBytesPerSecond: 8 << 20}, 4)
 	want := func(what string, qps, bps float64) {
 		t.Helper()
 		if q, b, _ := l.share(); q != qps || b != bps {
@@ -383,11 +387,7 @@ func TestLimitedKeepsRestorer(t *testing.T) {
 // at once, not at the next tick, since the job may count more activities
 // now.
 func TestThrottleAsksAgainWhenAnActivityStarts(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 400}, inFlight: 1}
-	a := &Activities{Limits: src}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
-	defer release()
-	l := throttleOf(ctx).job
+	src, a, _, l := runJobActivity(t, migration.Limits{QPS: 400}, 1)
 	src.set(migration.Limits{QPS: 400}, 4) // the second activity below, and two elsewhere
 	_, release2 := a.throttle(context.Background(), "job", migration.Limits{})
 	defer release2()

@@ -143,15 +143,21 @@ func finish(t *testing.T, env *testsuite.TestWorkflowEnvironment, f *fakeShards,
 
 func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) migration.Progress {
 	t.Helper()
-	v, err := env.QueryWorkflow(migration.QueryProgress)
+	return queryAs[migration.Progress](t, env, migration.QueryProgress)
+}
+
+// queryAs runs the workflow's query name and decodes its answer.
+func queryAs[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment, name string) T {
+	t.Helper()
+	var v T
+	enc, err := env.QueryWorkflow(name)
 	if err != nil {
-		t.Fatalf("query progress: %v", err)
+		t.Fatalf("query %s: %v", name, err)
 	}
-	var p migration.Progress
-	if err := v.Get(&p); err != nil {
-		t.Fatal(err)
+	if err := enc.Get(&v); err != nil {
+		t.Fatalf("decode the answer to query %s: %v", name, err)
 	}
-	return p
+	return v
 }
 
 func jobError(t *testing.T, env *testsuite.TestWorkflowEnvironment, errType string) *temporal.ApplicationError {

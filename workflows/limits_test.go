@@ -37,15 +37,7 @@ func sendLimits(env *testsuite.TestWorkflowEnvironment, id string, u migration.L
 
 func queryLimits(t *testing.T, env *testsuite.TestWorkflowEnvironment) migration.Limits {
 	t.Helper()
-	v, err := env.QueryWorkflow(migration.QueryLimits)
-	if err != nil {
-		t.Fatalf("query limits: %v", err)
-	}
-	var l migration.Limits
-	if err := v.Get(&l); err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return queryAs[migration.Limits](t, env, migration.QueryLimits)
 }
 
 // TestJobLimitsUpdateAndQuery: the job starts with its spec's limits, the
@@ -130,18 +122,6 @@ func TestJobLimitsFromCarriedState(t *testing.T) {
 	}
 }
 
-func queryPacing(t *testing.T, env *testsuite.TestWorkflowEnvironment) migration.Pacing {
-	t.Helper()
-	v, err := env.QueryWorkflow(migration.QueryPacing)
-	if err != nil {
-		t.Fatalf("query pacing: %v", err)
-	}
-	var p migration.Pacing
-	if err := v.Get(&p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestJobPacingSumsActivitiesInFlight: the pacing query answers the limits
 // and the activities the running shards last reported in flight, one for a
@@ -152,19 +132,19 @@ func TestJobPacingSumsActivitiesInFlight(t *testing.T) {
 	spec.Limits = migration.Limits{QPS: 30}
 	var got []migration.Pacing
 	env.RegisterDelayedCallback(func() {
-		got = append(got, queryPacing(t, env))
+		got = append(got, queryAs[migration.Pacing](t, env, migration.QueryPacing))
 		env.SignalWorkflow(migration.SignalShard, migration.ShardReport{Shard: 0, Delta: migration.Counts{Copied: 1}, InFlight: 4})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
-		got = append(got, queryPacing(t, env))
+		got = append(got, queryAs[migration.Pacing](t, env, migration.QueryPacing))
 		env.SignalWorkflow(migration.SignalShard, migration.ShardReport{Shard: 1, Delta: migration.Counts{Copied: 1}, InFlight: 0})
 	}, 2*time.Minute)
 	env.RegisterDelayedCallback(func() {
-		got = append(got, queryPacing(t, env))
+		got = append(got, queryAs[migration.Pacing](t, env, migration.QueryPacing))
 		finish(t, env, f, migration.Counts{Copied: 2}) // shard 0
 	}, 3*time.Minute)
 	env.RegisterDelayedCallback(func() {
-		got = append(got, queryPacing(t, env))
+		got = append(got, queryAs[migration.Pacing](t, env, migration.QueryPacing))
 	}, 4*time.Minute)
 	env.ExecuteWorkflow(migration.JobWorkflow, migration.JobInput{Spec: spec})
 

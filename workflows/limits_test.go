@@ -122,7 +122,6 @@ func TestJobLimitsFromCarriedState(t *testing.T) {
 	}
 }
 
-
 // TestJobPacingSumsActivitiesInFlight: the pacing query answers the limits
 // and the activities the running shards last reported in flight, one for a
 // shard not heard from, none for a shard that ended.

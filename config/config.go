@@ -43,11 +43,17 @@ const (
 	DefaultNamespace               = "default"
 	DefaultMaxConcurrentActivities = 16
 	DefaultShutdownTimeout         = 30 * time.Second
-	DefaultLogLevel                = "info"
-	DefaultLogFormat               = "text"
-	DefaultStateDir                = "bucketferry-state"
-	DefaultServerAddress           = "127.0.0.1:7233"
-	DefaultUIAddress               = "127.0.0.1:8233"
+	// DefaultGCPercent: a worker's live heap is small (tens of MiB: part
+	// buffers are pooled), so collecting when it has grown fivefold rather
+	// than twofold costs little memory and saves CPU on every small
+	// object, whose copy allocates in the SDKs. The soft memory limit
+	// bounds it (see Worker.MemoryLimit).
+	DefaultGCPercent     = 400
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "text"
+	DefaultStateDir      = "bucketferry-state"
+	DefaultServerAddress = "127.0.0.1:7233"
+	DefaultUIAddress     = "127.0.0.1:8233"
 )
 
 // Config is the whole configuration.
@@ -142,6 +148,28 @@ type Worker struct {
 	// MaxBytesPerSecond caps the body bytes this worker reads from sources,
 	// over all jobs; 0 means unlimited.
 	MaxBytesPerSecond ByteSize `mapstructure:"maxBytesPerSecond"`
+	// GCPercent is the worker's garbage collection target (Go's GOGC): the
+	// heap may grow this many percent over what is live before a
+	// collection; 0 means DefaultGCPercent. GOGC in the environment wins.
+	GCPercent int `mapstructure:"gcPercent"`
+	// MemoryLimit is the worker's soft memory limit (Go's GOMEMLIMIT):
+	// nearing it, the garbage collector runs as often as it must, whatever
+	// GCPercent; 0 means the transfer memory budget plus 512 MiB.
+	// GOMEMLIMIT in the environment wins.
+	MemoryLimit ByteSize `mapstructure:"memoryLimit"`
+}
+
+// GCSettings returns the garbage collection target and soft memory limit
+// the worker runs with, defaults applied.
+func (c *Config) GCSettings() (gcPercent int, memoryLimit int64) {
+	gcPercent, memoryLimit = c.Worker.GCPercent, int64(c.Worker.MemoryLimit)
+	if gcPercent == 0 {
+		gcPercent = DefaultGCPercent
+	}
+	if memoryLimit == 0 {
+		memoryLimit = c.TransferOptions().Budget() + 512<<20
+	}
+	return gcPercent, memoryLimit
 }
 
 // Transfer tunes the copy engine; zero values mean the engine's defaults.

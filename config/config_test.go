@@ -301,6 +301,8 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{"stores.dst.connectTimeout -1s must not be negative"}},
 		{name: "negative concurrency", file: "worker:\n  maxConcurrentActivities: -1\n",
 			want: []string{"worker.maxConcurrentActivities -1 must not be negative"}},
+		{name: "negative gc settings", file: "worker:\n  gcPercent: -1\n  memoryLimit: -5\n",
+			want: []string{"worker.gcPercent -1 must not be negative", "worker.memoryLimit -5 must not be negative"}},
 		{name: "workflow tasks 1", file: "worker:\n  maxConcurrentWorkflowTasks: 1\n",
 			want: []string{"worker.maxConcurrentWorkflowTasks 1 must be 0"}},
 		{name: "negative rates", file: "worker:\n  activitiesPerSecond: -2\n  taskQueueActivitiesPerSecond: -0.5\n",
@@ -534,5 +536,22 @@ func TestTransferAndWorkerOptions(t *testing.T) {
 		wo.WorkerActivitiesPerSecond != 1.5 || wo.TaskQueueActivitiesPerSecond != 100 || wo.Identity != "w1" ||
 		wo.WorkerStopTimeout != time.Minute {
 		t.Errorf("worker options %+v", wo)
+	}
+}
+
+// TestGCSettings: by default a worker collects at 400 % and its soft memory
+// limit is its transfer memory budget plus 512 MiB; set values are kept.
+func TestGCSettings(t *testing.T) {
+	c := Defaults()
+	if gc, limit := c.GCSettings(); gc != DefaultGCPercent || limit != 4*16<<20*4+512<<20 {
+		t.Errorf("defaults: gcPercent %d, memory limit %d, want %d and 768 MiB", gc, limit, DefaultGCPercent)
+	}
+	c.Transfer.MemoryBudget = GiB
+	if _, limit := c.GCSettings(); limit != 1<<30+512<<20 {
+		t.Errorf("memory limit %d with a 1 GiB budget, want 1.5 GiB", limit)
+	}
+	c.Worker.GCPercent, c.Worker.MemoryLimit = 150, 300*MiB
+	if gc, limit := c.GCSettings(); gc != 150 || limit != 300<<20 {
+		t.Errorf("set: gcPercent %d, memory limit %d, want 150 and 300 MiB", gc, limit)
 	}
 }

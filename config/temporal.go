@@ -95,6 +95,12 @@ func (c *Config) Validate() error {
 			add("worker.metricsAddress %q %s, e.g. 0.0.0.0:9090", w.MetricsAddress, msg)
 		}
 	}
+	if w.GCPercent < 0 {
+		add("worker.gcPercent %d must not be negative (0 means %d)", w.GCPercent, DefaultGCPercent)
+	}
+	if w.MemoryLimit < 0 {
+		add("worker.memoryLimit %d must not be negative (0 means transfer.memoryBudget + 512MiB)", w.MemoryLimit)
+	}
 	if w.MaxBytesPerSecond < 0 {
 		add("worker.maxBytesPerSecond %d must not be negative (0 means unlimited)", w.MaxBytesPerSecond)
 	}

@@ -63,6 +63,9 @@ func (o Options) withDefaults() Options {
 }
 
 // Validate reports options that cannot work.
+// Budget is the memory budget the options give, defaults applied.
+func (o Options) Budget() int64 { return o.withDefaults().MemoryBudget }
+
 func (o Options) Validate() error {
 	switch {
 	case o.MultipartThreshold < 0:

@@ -18,8 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopProfiling()
+	tuneGC(cfg, os.LookupEnv, logger)
 	opts, err := cfg.ClientOptions(logger)
 	if err != nil {
 		return err
@@ -119,4 +122,21 @@ func doneChan(ctx context.Context) <-chan any {
 		close(ch)
 	}()
 	return ch
+}
+
+// tuneGC sets the process's garbage collection target and soft memory limit
+// from the configuration; GOGC and GOMEMLIMIT in the environment (as lookup
+// finds them) win.
+func tuneGC(cfg *config.Config, lookup func(string) (string, bool), logger *slog.Logger) {
+	gcPercent, limit := cfg.GCSettings()
+	if v, ok := lookup("GOGC"); ok {
+		logger.Info("GOGC set in the environment; worker.gcPercent ignored", "GOGC", v)
+	} else {
+		debug.SetGCPercent(gcPercent)
+	}
+	if v, ok := lookup("GOMEMLIMIT"); ok {
+		logger.Info("GOMEMLIMIT set in the environment; worker.memoryLimit ignored", "GOMEMLIMIT", v)
+	} else {
+		debug.SetMemoryLimit(limit)
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +103,32 @@ func TestRunUnreachableServer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v to give up", d)
+	}
+}
+
+// TestTuneGC: the worker runs with the configured garbage collection
+// target and soft memory limit, unless GOGC or GOMEMLIMIT is set in the
+// environment.
+func TestTuneGC(t *testing.T) {
+	gc0 := debug.SetGCPercent(100)
+	limit0 := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetGCPercent(gc0)
+		debug.SetMemoryLimit(limit0)
+	})
+	logger := slog.New(slog.DiscardHandler)
+	cfg := config.Defaults()
+	cfg.Worker.GCPercent, cfg.Worker.MemoryLimit = 250, 600*config.MiB
+	none := func(string) (string, bool) { return "", false }
+	tuneGC(&cfg, none, logger)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); gc != 250 || limit != 600<<20 {
+		t.Errorf("configured: GOGC %d, memory limit %d, want 250 and 600 MiB", gc, limit)
+	}
+
+	debug.SetMemoryLimit(math.MaxInt64)
+	env := func(k string) (string, bool) { return "75", k == "GOGC" || k == "GOMEMLIMIT" }
+	tuneGC(&cfg, env, logger)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); gc != 100 || limit != math.MaxInt64 {
+		t.Errorf("with GOGC and GOMEMLIMIT set: GOGC %d, memory limit %d, want both left alone", gc, limit)
 	}
 }

@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.tune.partSize, "tuned-part-size", "", "tuned variant: transfer.partSize")
 	fs.StringVar(&o.tune.partsInFlight, "tuned-parts-in-flight", "", "tuned variant: transfer.partsInFlight")
 	fs.IntVar(&o.tune.jobShards, "tuned-job-shards", 0, "tuned variant: the job's shards")
-	fs.StringVar(&o.tune.gogc, "tuned-gogc", "", "tuned variant: the worker's GOGC (off: default 100)")
+	fs.StringVar(&o.tune.gogc, "tuned-gogc", "", "tuned variant: the worker's GOGC, with GOMEMLIMIT=400MiB (empty or off: the worker's worker.gcPercent, 400 by default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -31,6 +32,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/internal/childproc"
@@ -154,7 +156,21 @@ stores:
 
 	done := make(chan error, 1)
 	var res migration.JobResult
-	go func() { done <- run.Get(ctx, &res) }()
+	go func() {
+		// Waiting for the result rides a long poll that the server's kill
+		// can end with a transport error: only the job's own outcome (or
+		// the test's deadline) ends the wait.
+		for {
+			err := c.GetWorkflow(ctx, id, run.GetRunID()).Get(ctx, &res)
+			var wfErr *temporal.WorkflowExecutionError
+			if err == nil || errors.As(err, &wfErr) || ctx.Err() != nil {
+				done <- err
+				return
+			}
+			t.Logf("waiting for the job's result: %v; asking again", err)
+			time.Sleep(time.Second)
+		}
+	}()
 	rng := rand.New(rand.NewPCG(1, 2))
 	killedWorkers, serverKilled := 0, false
 	// The server's kill follows the job's progress, looked at often: a
@@ -176,7 +192,7 @@ loop:
 			t.Fatal("the job did not end in time")
 		case <-tick.C:
 		}
-		if time.Since(lastWorkerKill) >= 2*time.Second {
+		if time.Since(lastWorkerKill) >= 3*time.Second {
 			// A random worker dies hard and a new one takes its place.
 			i := rng.IntN(len(workers))
 			workers[i].Kill()

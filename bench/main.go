@@ -395,6 +395,9 @@ func printTable(w io.Writer, results []result) {
 			speeds := make([]string, len(r.RunsObjectsPerSec))
 			for j, v := range r.RunsObjectsPerSec {
 				speeds[j] = fmt.Sprintf("%.0f objects/s (%.0f MB/s)", v, v*perObject)
+				if v == 0 { // a failed run: its error is in the table
+					speeds[j] = "failed"
+				}
 			}
 			fmt.Fprintf(w, "%s / %s: each run %s; the table has the median run\n", r.Set, r.System, strings.Join(speeds, ", "))
 		}

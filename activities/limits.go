@@ -20,10 +20,10 @@ import (
 
 // How a worker follows a job's limits: every refreshEvery, and when one of
 // a limited job's activities starts here, it asks the job for its pacing
-// (limits, and the activities in flight over all workers); whenever one of
-// the job's activities starts or ends here it takes its part anew: k/N of each limit while it runs k of the job's N
-// activities. A job none of whose activities ran for idleAfter is
-// forgotten.
+// (limits, and the activities in flight over all workers). Whenever one of
+// the job's activities starts or ends here, it takes its part anew: k/N of
+// each limit while it runs k of the job's N activities. A job none of
+// whose activities ran here for idleAfter is forgotten.
 //
 // Why not limit/workers: the activities go to whichever worker polls
 // first, so one worker can hold most of a job's activities while another

@@ -62,10 +62,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Validate reports options that cannot work.
 // Budget is the memory budget the options give, defaults applied.
 func (o Options) Budget() int64 { return o.withDefaults().MemoryBudget }
 
+// Validate reports options that cannot work.
 func (o Options) Validate() error {
 	switch {
 	case o.MultipartThreshold < 0:

@@ -251,22 +251,12 @@ func sample(fs []migration.Failure) []migration.Failure {
 	return append([]migration.Failure(nil), fs...)
 }
 
-// listTries bounds the tries of one listing inside an activity attempt.
-const listTries = 3
-
-// list lists st, trying a retryable failure again after a short backoff:
-// an activity that makes many requests (the planner makes hundreds) would
-// otherwise be failed whole, and started over, by any one transient answer.
+// list lists st, trying a retryable failure again as an object's copy is
+// (objectTries, objectBackoff): an activity that makes many requests (the
+// planner makes hundreds) would otherwise be failed whole, and started
+// over, by any one transient answer.
 func list(ctx context.Context, st storage.Store, opts storage.ListOptions) (storage.Page, error) {
-	for try := 1; ; try++ {
-		page, err := st.List(ctx, opts)
-		if err == nil || try >= listTries || !storage.IsRetryable(err) || ctx.Err() != nil {
-			return page, err
-		}
-		if sleepCtx(ctx, objectBackoff<<(try-1)) != nil {
-			return page, err
-		}
-	}
+	return storage.Retry(ctx, objectTries, objectBackoff, func() (storage.Page, error) { return st.List(ctx, opts) })
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -567,23 +567,7 @@ func hashBody(ctx context.Context, st storage.Store, key string) (uint64, int64,
 
 // retry runs f until it succeeds, fails for good or tries run out.
 func retry(ctx context.Context, f func() (storage.ObjectInfo, error)) (storage.ObjectInfo, error) {
-	var (
-		info storage.ObjectInfo
-		err  error
-	)
-	for try := 1; ; try++ {
-		info, err = f()
-		if err == nil || !storage.IsRetryable(err) || try == tries || ctx.Err() != nil {
-			return info, err
-		}
-		t := time.NewTimer(backoff << (try - 1))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return info, ctx.Err()
-		}
-	}
+	return storage.Retry(ctx, tries, backoff, f)
 }
 
 // lister walks one side's listing an object at a time, a page in memory.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 )
@@ -401,5 +403,23 @@ func TestThrottleAsksAgainWhenAnActivityStarts(t *testing.T) {
 			t.Fatalf("share %v of %d activities %v after the second started, want 200 of 4 before the next tick", qps, n, refreshEvery/2)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSetRateReplacedBucketStartsEmpty: a job's first bucket starts with
+// its burst, but one that replaces it (the rate changes each time one of
+// the job's activities starts or ends on the worker) starts empty, so that
+// frequent changes let no burst through above the limit.
+func TestSetRateReplacedBucketStartsEmpty(t *testing.T) {
+	var p atomic.Pointer[rate.Limiter]
+	setRate(&p, 1000, requestBurst)
+	if tokens := p.Load().Tokens(); tokens < 49 {
+		t.Errorf("first bucket holds %.1f tokens, want its burst of 50", tokens)
+	}
+	for _, perSecond := range []float64{2000, 500, 1000} {
+		setRate(&p, perSecond, requestBurst)
+		if tokens := p.Load().Tokens(); tokens > 1 {
+			t.Errorf("bucket replaced at %v/s holds %.1f tokens, want none", perSecond, tokens)
+		}
 	}
 }

@@ -45,8 +45,26 @@ type Activities struct {
 	// and source body bytes over all jobs; 0 is unlimited.
 	MaxRequestsPerSecond float64
 	MaxBytesPerSecond    int64
+	// Fleet tells the workers serving the task queue; its view rides back
+	// on every activity's result for the job to size its window by. Nil
+	// reports no fleet, and jobs then run shards one page at a time.
+	Fleet FleetSource
 
 	limiters limiterSet
+}
+
+// FleetSource tells what the workers polling the task queue can run at
+// once (fleet.Watcher is one); nil when it cannot tell.
+type FleetSource interface {
+	Fleet(ctx context.Context) *migration.Fleet
+}
+
+// fleet is the worker's current view of the fleet, or nil.
+func (a *Activities) fleet(ctx context.Context) *migration.Fleet {
+	if a.Fleet == nil {
+		return nil
+	}
+	return a.Fleet.Fleet(ctx)
 }
 
 // Register registers the activities under their method names (Plan,

@@ -31,6 +31,7 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 	res, err := a.copyLarge(ctx, in)
 	if err == nil {
 		record(ctx, in.JobID, res.Counts)
+		res.Fleet = a.fleet(ctx)
 	}
 	return res, err
 }

@@ -91,6 +91,7 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 	res, err := r.run(ctx)
 	if err == nil {
 		record(ctx, in.JobID, res.Counts)
+		res.Fleet = a.fleet(ctx)
 	}
 	return res, err
 }

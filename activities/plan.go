@@ -86,7 +86,7 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 		log.Info("planned shards", "source", src.Name(), "prefix", spec.Source.Prefix, "shards", len(shards),
 			"probes", p.probes, "keysSeen", p.known)
 	}
-	return migration.PlanResult{Shards: shards}, nil
+	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx)}, nil
 }
 
 // checkStore probes a store. Bad credentials and missing buckets stop the

@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/bucketferry/bucketferry/fleet"
 )
 
 // ErrNoAddress is returned by ClientOptions when temporal.address is empty.
@@ -211,7 +213,11 @@ func (c *Config) ClientOptions(logger *slog.Logger) (client.Options, error) {
 	if t.Address == "" {
 		return client.Options{}, ErrNoAddress
 	}
-	opts := client.Options{HostPort: t.Address, Namespace: t.Namespace}
+	opts := client.Options{
+		HostPort: t.Address, Namespace: t.Namespace,
+		// Jobs size their work by the slots the workers heartbeat.
+		WorkerHeartbeatInterval: fleet.HeartbeatInterval,
+	}
 	if logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(logger)
 	}

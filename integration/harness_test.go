@@ -99,6 +99,16 @@ stores:
 		t.Fatal(err)
 	}
 	h.cfg = cfg
+	// The workers' client as the worker command dials it: with the
+	// heartbeats of slots that jobs size their work by.
+	opts, err := cfg.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.c, err = client.Dial(opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.c.Close)
 	h.registerSearchAttributes(t)
 	return h
 }

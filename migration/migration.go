@@ -105,6 +105,10 @@ type Concurrency struct {
 	// LargeObjects is how many large-object activities one shard runs at
 	// once (default 4).
 	LargeObjects int `json:"largeObjects,omitempty"`
+	// Activities, when set, caps the page activities the whole job keeps
+	// in flight. Unset, the job offers as many as the workers polling its
+	// task queue have slots, plus a quarter (see docs/scaling.md).
+	Activities int `json:"activities,omitempty"`
 }
 
 // JobSpec is a migration job: what to copy, where, and how. It holds no
@@ -310,6 +314,12 @@ type Progress struct {
 	FailureLog       Location  `json:"failureLog"`
 	// Error is set when the job failed.
 	Error string `json:"error,omitempty"`
+	// Fleet is the workers serving the job's task queue as last heard,
+	// Window the page activities the job offers them at once, and
+	// Activities its activities scheduled or running.
+	Fleet      *Fleet `json:"fleet,omitempty"`
+	Window     int    `json:"window,omitempty"`
+	Activities int    `json:"activities,omitempty"`
 }
 
 // JobInput is the job workflow's input. A person starting a job gives only
@@ -335,6 +345,10 @@ type JobState struct {
 	ControlSeq int64 `json:"controlSeq,omitempty"`
 	// Limits are the job's current limits (nil: the spec's).
 	Limits *Limits `json:"limits,omitempty"`
+	// Fleet is the newest view of the workers the job has heard of, and
+	// WindowSeq numbers the ShardWindow signals it sent (windowed jobs).
+	Fleet     *Fleet `json:"fleet,omitempty"`
+	WindowSeq int64  `json:"windowSeq,omitempty"`
 }
 
 // RateSample is a point of the progress curve for rate estimates.
@@ -360,6 +374,18 @@ type ShardInput struct {
 	// continue-as-new.
 	Paused     bool  `json:"paused,omitempty"`
 	ControlSeq int64 `json:"controlSeq,omitempty"`
+	// Window, when positive, is how many pages the shard copies at once:
+	// it lists ahead (Cursor is then the last key listed, not the last
+	// done) and keeps that many CopyPage activities in flight, each over a
+	// Range of listed keys. The job changes it with ShardWindow signals;
+	// WindowSeq carries the newest across continue-as-new. Zero is the
+	// sequential walk of shards started before windows existed.
+	Window    int   `json:"window,omitempty"`
+	WindowSeq int64 `json:"windowSeq,omitempty"`
+	// Ranges are the listed ranges not yet copied, and Listed says the
+	// shard has been listed to its end (windowed shards only).
+	Ranges []Range `json:"ranges,omitempty"`
+	Listed bool    `json:"listed,omitempty"`
 }
 
 // ShardControl is the signal a job sends its running shards when it is
@@ -398,6 +424,13 @@ type ShardReport struct {
 	// InFlight is the number of the shard's activities scheduled or
 	// running when it sent the report: the job's Pacing sums them.
 	InFlight int `json:"inFlight,omitempty"`
+	// Pages is what a windowed shard could copy at once now: its ranges
+	// listed and not done, or -1 while it has keys left to list. The job
+	// gives a shard no bigger window than it can fill.
+	Pages int `json:"pages,omitempty"`
+	// Fleet is the newest view of the workers a shard's activities
+	// brought back since its last report.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // PlanInput is the input of the planning activity.
@@ -414,6 +447,9 @@ type PlanResult struct {
 	// for a listed source the biggest estimated first, so that no big
 	// shard is left to copy alone at the end.
 	Shards []Shard `json:"shards"`
+	// Fleet is the workers serving the task queue as the planning worker
+	// saw them; nil when the server keeps no worker heartbeats.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // CopyPageInput asks a batch activity to list one page of a shard (at most
@@ -446,6 +482,8 @@ type CopyPageResult struct {
 	// Archived are the archived, not restored objects found under the
 	// ArchiveRestore policy, left for the shard's restore flow.
 	Archived []LargeObject `json:"archived,omitempty"`
+	// Fleet: see PlanResult.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // CopyLargeInput asks for one large object to be copied.
@@ -460,6 +498,8 @@ type CopyLargeInput struct {
 type CopyLargeResult struct {
 	Counts  Counts   `json:"counts"`
 	Failure *Failure `json:"failure,omitempty"`
+	// Fleet: see PlanResult.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Search attributes, registered by the starter (Keyword unless noted).

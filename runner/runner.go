@@ -14,6 +14,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/fleet"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/transfer"
 	"github.com/bucketferry/bucketferry/workflows"
@@ -45,6 +46,7 @@ func NewWorker(c client.Client, cfg *config.Config, logger *slog.Logger) (worker
 		Limits:               activities.TemporalLimits{Client: c},
 		MaxRequestsPerSecond: cfg.Worker.MaxRequestsPerSecond,
 		MaxBytesPerSecond:    int64(cfg.Worker.MaxBytesPerSecond),
+		Fleet:                fleet.NewWatcher(c.WorkflowService(), cfg.Temporal.Namespace, migration.TaskQueue),
 	})
 	return w, nil
 }

@@ -35,6 +35,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 		return migration.JobResult{}, invalidSpec(err)
 	}
 	j := newJob(ctx, in)
+	j.useFleet(ctx)
 	err := workflow.SetQueryHandler(ctx, migration.QueryProgress, func() (migration.Progress, error) {
 		return j.progress(ctx), nil
 	})
@@ -82,6 +83,14 @@ type job struct {
 	// flight, for the pacing query. It is not carried across
 	// continue-as-new: the next run counts one per shard until it hears.
 	inFlight map[int]int
+
+	// Sized by the fleet (fleet.go): pages is each running shard's last
+	// reported use for pages, sent the window part last signalled to it,
+	// signaling the window signals not yet delivered.
+	sized     bool
+	pages     map[int]int
+	sent      map[int]int
+	signaling int
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -146,6 +155,9 @@ func (j *job) plan(ctx workflow.Context) error {
 		plan[i].Index = i
 	}
 	j.st.Plan = plan
+	if j.sized {
+		j.st.Fleet = res.Fleet
+	}
 	j.logger.Info("Planned job", "shards", len(plan), "window", j.window)
 	return nil
 }
@@ -192,8 +204,8 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			// report or end waiting in this run. (And only after some
 			// progress of this run's own, so that runs never follow each
 			// other doing nothing.) No shard starts meanwhile.
-			if !j.allStarted() || !controlIdle(ctx) {
-				if err := workflow.Await(ctx, func() bool { return j.allStarted() && controlIdle(ctx) }); err != nil {
+			if !j.allStarted() || !controlIdle(ctx) || j.signaling > 0 {
+				if err := workflow.Await(ctx, func() bool { return j.allStarted() && controlIdle(ctx) && j.signaling == 0 }); err != nil {
 					j.canceled = true
 				}
 				continue
@@ -205,13 +217,16 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			return migration.JobResult{}, j.continueAsNew(ctx)
 		}
 		j.fill(ctx)
+		if j.sized {
+			j.rebalance(ctx)
+		}
 		j.sel.Select(ctx)
 	}
 }
 
 // fill starts shards while the window has room.
 func (j *job) fill(ctx workflow.Context) {
-	for !j.st.Paused && len(j.st.Running) < j.window && j.st.NextShard < len(j.st.Plan) {
+	for !j.st.Paused && len(j.st.Running) < j.shardWindow() && j.st.NextShard < len(j.st.Plan) {
 		s := j.st.Plan[j.st.NextShard]
 		j.st.NextShard++
 		j.startShard(ctx, s)
@@ -227,11 +242,15 @@ func (j *job) startShard(ctx workflow.Context, s migration.Shard) {
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         describeShard(j.spec, s),
 	})
-	f := workflow.ExecuteChildWorkflow(cctx, migration.ShardWorkflow, migration.ShardInput{
-		JobID: j.id,
-		Spec:  j.spec,
-		Shard: s,
-	})
+	in := migration.ShardInput{JobID: j.id, Spec: j.spec, Shard: s}
+	if w := j.firstWindow(); w > 0 {
+		in.Window = w
+		if j.sent == nil {
+			j.sent = map[int]int{}
+		}
+		j.sent[s.Index] = w
+	}
+	f := workflow.ExecuteChildWorkflow(cctx, migration.ShardWorkflow, in)
 	c := &child{index: s.Index, future: f}
 	j.children = append(j.children, c)
 	j.addRunning(s.Index)
@@ -297,6 +316,7 @@ func (j *job) onEnded(ctx workflow.Context, e endedShard) {
 
 func (j *job) onReport(ctx workflow.Context, r migration.ShardReport) {
 	j.progressed = true
+	j.noteReport(r)
 	j.st.Counts.Add(r.Delta)
 	j.st.Failures = appendSample(j.st.Failures, r.Failures)
 	j.st.Samples = addSample(j.st.Samples, workflow.Now(ctx), j.st.Counts)
@@ -343,6 +363,8 @@ func (j *job) removeRunning(index int) bool {
 	if ok {
 		j.st.Running = slices.Delete(j.st.Running, i, i+1)
 		delete(j.inFlight, index)
+		delete(j.pages, index)
+		delete(j.sent, index)
 	}
 	return ok
 }
@@ -474,6 +496,9 @@ func (j *job) progress(ctx workflow.Context) migration.Progress {
 		FailureSample: slices.Clone(j.st.Failures),
 		FailureLog:    *j.spec.FailureLog,
 		Error:         j.errMsg,
+		Fleet:         j.st.Fleet,
+		Window:        j.target(),
+		Activities:    j.activitiesInFlight(),
 	}
 	p.BytesPerSecond, p.ObjectsPerSecond = rates(j.st.Samples, now, j.st.Counts)
 	return p

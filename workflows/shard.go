@@ -40,7 +40,9 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 		return migration.ShardResult{}, temporal.NewNonRetryableApplicationError(
 			"invalid shard input: jobId is required", migration.ErrInvalidSpec, nil)
 	}
-	return newShard(ctx, in).run(ctx)
+	s := newShard(ctx, in)
+	s.useWindow(ctx)
+	return s.run(ctx)
 }
 
 // shard is the state of one run of a shard workflow.
@@ -73,6 +75,15 @@ type shard struct {
 	canceled bool
 
 	control workflow.ReceiveChannel // pause and resume (control.go)
+
+	// Windowed shards (window.go).
+	windowed bool
+	windowCh workflow.ReceiveChannel
+	listing  bool             // a ListAhead is in flight
+	copying  int              // CopyPage activities of ranges in flight
+	fleet    *migration.Fleet // newest fleet view not yet reported
+	// reportedInFlight is the InFlight of the last report.
+	reportedInFlight int
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
@@ -105,17 +116,20 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 		// Pages go one after the other (each starts after the last key of
 		// the one before), and only once the large objects found so far
 		// are under way, so the queue stays within one page.
-		if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused {
+		if s.windowed {
+			s.startWindowed(ctx, suggested)
+		} else if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused {
 			s.startPage(ctx)
 		}
 		for !s.in.Paused && s.large < s.window && len(s.queue) > 0 {
 			s.startLarge(ctx)
 		}
-		idle := !s.paging && s.large == 0 && len(s.queue) == 0 && !s.restoring()
+		idle := !s.paging && s.large == 0 && len(s.queue) == 0 && !s.restoring() && !s.listing && s.copying == 0
+		listed := s.listed && len(s.in.Ranges) == 0
 		switch {
-		case idle && s.listed && s.reports == 0:
+		case idle && listed && s.reports == 0:
 			return s.finish(ctx)
-		case idle && s.listed:
+		case idle && listed:
 			// The final report goes after every progress report.
 		case idle && suggested && s.reports == 0:
 			s.flush(ctx)
@@ -255,11 +269,16 @@ func (s *shard) failed(ctx workflow.Context, what string, err error) {
 
 // flush sends the job what it has yet to hear, if anything.
 func (s *shard) flush(ctx workflow.Context) {
-	if s.pending == (migration.Counts{}) && len(s.pendingFailures) == 0 {
+	// A windowed shard also tells the job when its activities in flight
+	// changed: workers pace a limited job by them, and a shard starts
+	// ranges after a listing that brings no counts.
+	moved := s.windowed && s.inFlight() != s.reportedInFlight
+	if s.pending == (migration.Counts{}) && len(s.pendingFailures) == 0 && s.fleet == nil && !moved {
 		return
 	}
-	f := workflow.SignalExternalWorkflow(ctx, s.in.JobID, "", migration.SignalShard, s.report(nil))
-	s.pending, s.pendingFailures = migration.Counts{}, nil
+	r := s.report(nil)
+	f := workflow.SignalExternalWorkflow(ctx, s.in.JobID, "", migration.SignalShard, r)
+	s.pending, s.pendingFailures, s.fleet, s.reportedInFlight = migration.Counts{}, nil, nil, r.InFlight
 	s.reports++
 	s.sel.AddFuture(f, func(f workflow.Future) {
 		s.reports--
@@ -276,14 +295,17 @@ func (s *shard) report(done *migration.ShardResult) migration.ShardReport {
 	r := migration.ShardReport{Shard: s.in.Shard.Index, Delta: s.pending, Failures: s.pendingFailures, Done: done}
 	if done == nil {
 		r.InFlight = s.inFlight()
+		if s.windowed {
+			r.Pages, r.Fleet = s.pages(), s.fleet
+		}
 	}
 	return r
 }
 
 // inFlight counts the shard's activities scheduled or running.
 func (s *shard) inFlight() int {
-	n := s.large
-	if s.paging {
+	n := s.large + s.copying
+	if s.paging || s.listing {
 		n++
 	}
 	if s.arch != nil {
@@ -320,6 +342,7 @@ func (s *shard) finish(ctx workflow.Context) (migration.ShardResult, error) {
 
 func (s *shard) continueAsNew(ctx workflow.Context) error {
 	s.drainControl()
+	s.drainWindow()
 	next := s.in
 	next.Spec = s.spec
 	next.Runs++

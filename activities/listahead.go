@@ -1,0 +1,100 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
+)
+
+// listAheadRequests bounds the listings of one ListAhead: the shard's
+// first copies wait for it, and at a second per request (a far-away
+// store) more would keep a new shard idle that long.
+const listAheadRequests = 4
+
+// ListAhead lists the next keys of a windowed shard and cuts them into
+// ranges that CopyPage activities copy in parallel, each listing its range
+// again (one more listing per page, against the page's thousand copies).
+// Only the ranges' last keys travel through the workflow's history, not
+// the keys.
+func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput) (migration.ListAheadResult, error) {
+	spec, err := prepare(in.Spec, in.JobID)
+	if err != nil {
+		return migration.ListAheadResult{}, err
+	}
+	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
+	defer release()
+	srcRole := role{"source", spec.Source.Store}
+	src, err := a.resolve(srcRole)
+	if err != nil {
+		return migration.ListAheadResult{}, err
+	}
+	want := max(in.Ranges, 1) * spec.PageSize
+	after := max(in.After, in.Shard.After)
+	var keys []string
+	done := false
+	for range listAheadRequests {
+		page, err := list(ctx, src, storage.ListOptions{
+			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(keys)),
+		})
+		if err != nil {
+			if storage.IsRetryable(err) || ctx.Err() != nil {
+				return migration.ListAheadResult{}, fmt.Errorf("list ahead after %q: %w", after, err)
+			}
+			return migration.ListAheadResult{}, storeFatal(srcRole, src, err)
+		}
+		for _, o := range page.Objects {
+			keys = append(keys, o.Key)
+		}
+		if page.Done {
+			done = true
+			break
+		}
+		switch {
+		case page.Next > after:
+			after = page.Next
+		case len(page.Objects) > 0:
+			after = page.Objects[len(page.Objects)-1].Key
+		default:
+			return migration.ListAheadResult{}, fmt.Errorf("list ahead after %q: the listing did not move", after)
+		}
+		if len(keys) >= want {
+			break
+		}
+		heartbeat(ctx, len(keys))
+	}
+	maxRanges := max(in.Ranges, 1)
+	if done {
+		// The shard's last keys: smaller ranges, so that the end of the
+		// shard is copied by many workers at once rather than by one page.
+		maxRanges *= 2
+	}
+	return migration.ListAheadResult{
+		Bounds: cutRanges(keys, maxRanges, spec.PageSize, in.MinKeys),
+		Done:   done,
+		Fleet:  a.fleet(ctx),
+	}, nil
+}
+
+// cutRanges cuts sorted keys into ranges of equal size and returns the
+// last key of each: as many ranges as maxRanges allows with at least
+// minKeys keys each, but never a range over pageSize keys.
+func cutRanges(keys []string, maxRanges, pageSize, minKeys int) []string {
+	n := len(keys)
+	if n == 0 {
+		return nil
+	}
+	minKeys = max(minKeys, 1)
+	ranges := min(maxRanges, (n+minKeys-1)/minKeys)
+	ranges = max(ranges, (n+pageSize-1)/pageSize, 1)
+	size := (n + ranges - 1) / ranges
+	bounds := make([]string, 0, ranges)
+	for end := size; ; end += size {
+		if end >= n {
+			bounds = append(bounds, keys[n-1])
+			return bounds
+		}
+		bounds = append(bounds, keys[end-1])
+	}
+}

@@ -1,0 +1,68 @@
+package migration
+
+import "time"
+
+// SignalShardWindow is sent by a job to a running windowed shard with a
+// ShardWindow when the shard's part of the job's window changes.
+const SignalShardWindow = "shard-window"
+
+// Fleet is what the workers polling the migration task queue can run at
+// once, from the heartbeats they send Temporal (see package fleet).
+type Fleet struct {
+	// Workers are the live workers; Slots their activity slots in all,
+	// Used those running an activity.
+	Workers int `json:"workers"`
+	Slots   int `json:"slots"`
+	Used    int `json:"used"`
+	// At is when the view was taken, by the clock of the worker that took
+	// it: the job keeps the newest.
+	At time.Time `json:"at"`
+}
+
+// Newer returns whichever of f and g was taken later (nil loses).
+func (f *Fleet) Newer(g *Fleet) *Fleet {
+	switch {
+	case g == nil:
+		return f
+	case f == nil || g.At.After(f.At):
+		return g
+	}
+	return f
+}
+
+// Range is a run of listed keys of a shard, (After, Last], that one
+// CopyPage activity copies. Page numbers its failure-log chunk.
+type Range struct {
+	After string `json:"after,omitempty"`
+	Last  string `json:"last"`
+	Page  int    `json:"page"`
+}
+
+// ListAheadInput asks for the next ranges of a windowed shard: the keys
+// after After are listed, at most Ranges pages of them, and cut into
+// ranges of at most Spec.PageSize keys and, where the listing allows, at
+// least MinKeys.
+type ListAheadInput struct {
+	JobID   string  `json:"jobId"`
+	Spec    JobSpec `json:"spec"`
+	Shard   Shard   `json:"shard"`
+	After   string  `json:"after,omitempty"`
+	Ranges  int     `json:"ranges"`
+	MinKeys int     `json:"minKeys"`
+}
+
+// ListAheadResult is the last key of each range listed, in order, and
+// whether the listing reached the end of the shard.
+type ListAheadResult struct {
+	Bounds []string `json:"bounds,omitempty"`
+	Done   bool     `json:"done"`
+	Fleet  *Fleet   `json:"fleet,omitempty"`
+}
+
+// ShardWindow tells a windowed shard how many pages to copy at once. Seq
+// grows with every window the job sends, so that a shard keeps the newest
+// whatever order signals arrive in.
+type ShardWindow struct {
+	Pages int   `json:"pages"`
+	Seq   int64 `json:"seq"`
+}

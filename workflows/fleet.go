@@ -1,0 +1,202 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/bucketferry/bucketferry/migration"
+)
+
+// A job sized by its fleet.
+//
+// The workers polling the task queue heartbeat their activity slots to
+// Temporal; every activity brings back its worker's view of them
+// (migration.Fleet), the shards pass the newest on in their reports, and
+// the job keeps that many page activities in flight over all its shards,
+// plus a quarter: the extra ones wait in the task queue, so that a worker
+// that joins finds work at once and a slot that frees finds the next page
+// without a round trip through the workflow. The job runs enough shards
+// for the pages (at least Concurrency.Shards, about pagesPerShard each)
+// and splits the window among them: each gets an equal part, a shard that
+// cannot use all of its part (its last ranges listed) gets what it can use,
+// and the others share the rest. A part that changes is sent to the shard
+// in a ShardWindow signal. Without a fleet view (a server that keeps no
+// worker heartbeats) shards walk their ranges one page at a time, as before
+// windows existed.
+
+// fleetVersion gates the sized job: jobs recorded before it replay with a
+// fixed window of sequential shards.
+const fleetVersion = "fleet-window"
+
+// pagesPerShard is about how many pages of the window one shard copies at
+// once: enough for its listing to keep ahead, few enough that the job runs
+// many shards and a shard's end leaves little of the window idle.
+const pagesPerShard = 8
+
+// useFleet decides, once per run, whether the job sizes its work by the
+// fleet.
+func (j *job) useFleet(ctx workflow.Context) {
+	j.sized = workflow.GetVersion(ctx, fleetVersion, workflow.DefaultVersion, 1) == 1
+}
+
+// target is how many page activities the job keeps in flight; 0 when the
+// fleet is unknown.
+func (j *job) target() int {
+	f := j.st.Fleet
+	if !j.sized || f == nil || f.Slots <= 0 {
+		return 0
+	}
+	t := f.Slots + max(2, (f.Slots+3)/4)
+	if c := j.spec.Concurrency.Activities; c > 0 {
+		t = min(t, c)
+	}
+	return t
+}
+
+// shardWindow is how many shards run at once.
+func (j *job) shardWindow() int {
+	t := j.target()
+	if t == 0 {
+		return j.window
+	}
+	return min(max(j.window, (t+pagesPerShard-1)/pagesPerShard), maxWindow)
+}
+
+// firstWindow is the part of the window a shard starts with; 0 starts
+// it sequential.
+func (j *job) firstWindow() int {
+	t := j.target()
+	if t == 0 {
+		return 0
+	}
+	shards := min(j.shardWindow(), len(j.st.Running)+len(j.st.Plan)-j.st.NextShard)
+	return max(1, t/max(shards, 1))
+}
+
+// noteReport takes what a report tells of the fleet and of the shard's
+// use for pages.
+func (j *job) noteReport(r migration.ShardReport) {
+	if !j.sized {
+		return
+	}
+	j.st.Fleet = j.st.Fleet.Newer(r.Fleet)
+	if r.Done == nil && j.isRunning(r.Shard) && r.Pages != 0 {
+		if j.pages == nil {
+			j.pages = map[int]int{}
+		}
+		j.pages[r.Shard] = r.Pages
+	}
+}
+
+// rebalance splits the window among the running shards and signals each
+// shard whose part changed enough to matter.
+func (j *job) rebalance(ctx workflow.Context) {
+	t := j.target()
+	if t == 0 || len(j.st.Running) == 0 {
+		return
+	}
+	running := slices.Clone(j.st.Running) // sorted: signals go in a fixed order
+	demands := make([]int, len(running))
+	for i, index := range running {
+		d, ok := j.pages[index]
+		if !ok {
+			d = -1
+		}
+		demands[i] = d
+	}
+	parts := allot(t, demands)
+	for i, index := range running {
+		old, sent := j.sent[index]
+		if sent && !changed(old, parts[i]) || !j.started(index) {
+			continue
+		}
+		if j.sent == nil {
+			j.sent = map[int]int{}
+		}
+		j.sent[index] = parts[i]
+		j.st.WindowSeq++
+		sig := migration.ShardWindow{Pages: parts[i], Seq: j.st.WindowSeq}
+		f := workflow.SignalExternalWorkflow(ctx, ShardWorkflowID(j.id, index), "", migration.SignalShardWindow, sig)
+		j.signaling++
+		j.sel.AddFuture(f, func(f workflow.Future) {
+			j.signaling--
+			// A shard that ended meanwhile needs no window.
+			_ = f.Get(ctx, nil)
+		})
+	}
+	j.showFleet(ctx)
+}
+
+// started reports whether the shard can be signalled: not a child of this
+// run still being started.
+func (j *job) started(index int) bool {
+	for _, c := range j.children {
+		if c.index == index {
+			return c.future.GetChildWorkflowExecution().IsReady()
+		}
+	}
+	return true
+}
+
+// changed says whether a shard's part moved enough to tell it: any growth,
+// and a shrink of more than a quarter (a shard running over its part only
+// delays the others' growth until its pages end).
+func changed(old, now int) bool {
+	return now > old || now < old-max(1, old/4)
+}
+
+// allot splits t pages among shards by water-filling: each gets an equal
+// part, except that a shard whose demand (pages it can run, -1 for no end)
+// is under its part gets its demand, and the rest is shared by the others.
+// Every shard gets at least one page.
+func allot(t int, demands []int) []int {
+	parts := make([]int, len(demands))
+	open := make([]int, 0, len(demands))
+	for i := range demands {
+		open = append(open, i)
+	}
+	left := t
+	for len(open) > 0 {
+		share := left / len(open)
+		capped := false
+		rest := open[:0]
+		for _, i := range open {
+			if d := demands[i]; d >= 0 && d < share {
+				parts[i] = max(d, 1)
+				left -= parts[i]
+				capped = true
+				continue
+			}
+			rest = append(rest, i)
+		}
+		open = rest
+		if capped {
+			continue
+		}
+		for k, i := range open {
+			parts[i] = share
+			if k < left%len(open) {
+				parts[i]++
+			}
+		}
+		break
+	}
+	for i := range parts {
+		parts[i] = max(parts[i], 1)
+	}
+	return parts
+}
+
+// showFleet puts the fleet and the window in the job's current details,
+// which Temporal Web shows on the job's page.
+func (j *job) showFleet(ctx workflow.Context) {
+	f := j.st.Fleet
+	if f == nil {
+		return
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf(
+		"**Workers** %d with %d activity slots (%d busy)  \n**Window** %d page activities over %d shards; %d activities in flight",
+		f.Workers, f.Slots, f.Used, j.target(), len(j.st.Running), j.activitiesInFlight()))
+}

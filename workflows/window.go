@@ -1,0 +1,192 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/bucketferry/bucketferry/activities"
+	"github.com/bucketferry/bucketferry/migration"
+)
+
+// Windowed shards.
+//
+// A shard that the job gives a window (ShardInput.Window > 0) lists ahead
+// and copies several pages at once: a ListAhead activity lists the next
+// keys and returns only where each range of them ends; up to Window
+// CopyPage activities each copy one range, listing it again. The job sizes
+// the windows from the slots of the workers polling the task queue, so
+// that every worker that joins gets work at once (docs/scaling.md).
+//
+// The shard's Cursor is then the last key listed, and the ranges listed but
+// not yet copied travel across continue-as-new in ShardInput.Ranges; a run
+// hands over only when none of its activities is in flight.
+
+// windowedVersion gates the windowed walk: shards recorded before it
+// replay the sequential one.
+const windowedVersion = "windowed-shard"
+
+// useWindow decides, once per run, whether the shard walks its range
+// windowed. A manifest shard reads its pages in sequence as before.
+func (s *shard) useWindow(ctx workflow.Context) {
+	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 1)
+	s.windowed = v == 1 && s.in.Window > 0 && !s.manifest
+	if !s.windowed {
+		return
+	}
+	s.listed = s.in.Listed
+	s.windowCh = workflow.GetSignalChannel(ctx, migration.SignalShardWindow)
+	s.sel.AddReceive(s.windowCh, func(c workflow.ReceiveChannel, _ bool) {
+		var sig migration.ShardWindow
+		c.Receive(ctx, &sig)
+		s.onWindow(sig)
+	})
+}
+
+func (s *shard) onWindow(sig migration.ShardWindow) {
+	if sig.Seq <= s.in.WindowSeq {
+		return
+	}
+	s.in.Window, s.in.WindowSeq = max(sig.Pages, 1), sig.Seq
+}
+
+// drainWindow takes in the window signals delivered but not yet read.
+func (s *shard) drainWindow() {
+	if s.windowCh == nil {
+		return
+	}
+	for {
+		var sig migration.ShardWindow
+		if !s.windowCh.ReceiveAsync(&sig) {
+			return
+		}
+		s.onWindow(sig)
+	}
+}
+
+// startWindowed lists ahead while fewer ranges are waiting than the window
+// holds, and starts ranges while the window has room. Large objects found
+// and not yet started hold new ranges back, so that they stay few.
+func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
+	if s.in.Paused || suggested {
+		return
+	}
+	w := s.in.Window
+	if !s.listing && !s.listed && len(s.in.Ranges) < w {
+		s.startListAhead(ctx, w)
+	}
+	for s.copying < w && len(s.in.Ranges) > 0 && len(s.queue) < w {
+		r := s.in.Ranges[0]
+		s.in.Ranges = s.in.Ranges[1:]
+		s.startRange(ctx, r)
+	}
+}
+
+func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
+	after := max(s.in.Cursor, s.in.Shard.After)
+	summary := fmt.Sprintf("list ahead after %q", after)
+	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
+		StartToCloseTimeout: pageTimeout,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         retryPolicy(s.spec),
+		Summary:             summary,
+	})
+	var a *activities.Activities
+	f := workflow.ExecuteActivity(actx, a.ListAhead, migration.ListAheadInput{
+		JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard, After: after, Ranges: ranges,
+		// Each copy of a range keeps its objects' pool busy for at least
+		// two rounds.
+		MinKeys: 2 * s.spec.Concurrency.Objects,
+	})
+	s.listing = true
+	s.sel.AddFuture(f, func(f workflow.Future) {
+		s.listing = false
+		var res migration.ListAheadResult
+		if err := f.Get(ctx, &res); err != nil {
+			s.failed(ctx, summary, err)
+			return
+		}
+		s.onListAhead(ctx, summary, after, res)
+	})
+}
+
+func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migration.ListAheadResult) {
+	s.progressed = true
+	s.fleet = s.fleet.Newer(res.Fleet)
+	prev := after
+	for _, b := range res.Bounds {
+		if b <= prev {
+			s.failed(ctx, what, fmt.Errorf("the listing went back from %q to %q", prev, b))
+			return
+		}
+		s.in.Ranges = append(s.in.Ranges, migration.Range{After: prev, Last: b, Page: s.nextPage()})
+		prev = b
+	}
+	if len(res.Bounds) == 0 && !res.Done {
+		s.failed(ctx, what, fmt.Errorf("the listing ended without moving past its start"))
+		return
+	}
+	s.in.Cursor = prev
+	s.listed = res.Done
+	s.in.Listed = res.Done
+}
+
+// nextPage numbers a new range: the number names its failure-log chunk.
+func (s *shard) nextPage() int {
+	p := s.in.Page
+	s.in.Page++
+	return p
+}
+
+func (s *shard) startRange(ctx workflow.Context, r migration.Range) {
+	sub := s.in.Shard
+	sub.After = max(r.After, s.in.Shard.After)
+	sub.Before = r.Last + "\x00" // storage.JustAfter: the range takes in r.Last
+	summary := fmt.Sprintf("page %d: keys after %q to %q", r.Page, r.After, r.Last)
+	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
+		StartToCloseTimeout: pageTimeout,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         retryPolicy(s.spec),
+		Summary:             summary,
+	})
+	var a *activities.Activities
+	f := workflow.ExecuteActivity(actx, a.CopyPage, migration.CopyPageInput{
+		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page,
+	})
+	s.copying++
+	s.sel.AddFuture(f, func(f workflow.Future) {
+		s.copying--
+		var res migration.CopyPageResult
+		if err := f.Get(ctx, &res); err != nil {
+			s.failed(ctx, summary, err)
+			return
+		}
+		s.onRange(ctx, summary, r, res)
+	})
+}
+
+func (s *shard) onRange(ctx workflow.Context, what string, r migration.Range, res migration.CopyPageResult) {
+	if !res.Done && res.LastKey < r.Last {
+		// Keys written into the range since it was listed made it longer
+		// than a page: the rest is a range of its own.
+		if res.LastKey <= r.After {
+			s.failed(ctx, what, fmt.Errorf("the page ended without moving past its start"))
+			return
+		}
+		rest := migration.Range{After: res.LastKey, Last: r.Last, Page: s.nextPage()}
+		s.in.Ranges = append([]migration.Range{rest}, s.in.Ranges...)
+	}
+	s.fleet = s.fleet.Newer(res.Fleet)
+	s.queue = append(s.queue, res.Large...)
+	s.count(res.Counts, res.Failures)
+	s.onArchived(ctx, res.Archived)
+}
+
+// pages is what the shard could copy at once now, for the job's
+// allotment: -1 while keys are left to list.
+func (s *shard) pages() int {
+	if !s.listed {
+		return -1
+	}
+	return len(s.in.Ranges) + s.copying
+}

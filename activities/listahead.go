@@ -86,7 +86,7 @@ func cutRanges(keys []string, maxRanges, pageSize, minKeys int) []string {
 		return nil
 	}
 	minKeys = max(minKeys, 1)
-	ranges := min(maxRanges, (n+minKeys-1)/minKeys)
+	ranges := min(maxRanges, n/minKeys)
 	ranges = max(ranges, (n+pageSize-1)/pageSize, 1)
 	size := (n + ranges - 1) / ranges
 	bounds := make([]string, 0, ranges)

@@ -142,6 +142,10 @@ func run(ctx context.Context, args []string) error {
 		largeSize  = fs.Int64("large-size", 512<<20, "bytes of each large object")
 		scale      = fs.Int("scale", 0, "instead of the sets: the scale run, this many small objects through bucketferry-tuned (worker RSS sampled, history lengths, SQLite size)")
 		o          options
+		scaleout   = fs.String("scaleout", "", "instead of the sets: the scale-out run, with fleets of this many worker processes, e.g. 1,2,4,8 (the sets given by -sets, small and huge by default)")
+		latency    = fs.Duration("latency", time.Second, "scale-out run: latency the emulator adds to every request")
+		huge       = fs.Int("huge-objects", 4, "scale-out run: objects of the huge set")
+		hugeSize   = fs.Int64("huge-size", 1<<30, "scale-out run: bytes of each huge object")
 		rawWorkers = fs.Int("raw-workers", 0, "(internal)")
 		rawChildF  = fs.Bool("raw-child", false, "(internal) run the raw loop: -raw-child OSS_URL COS_URL")
 	)
@@ -180,6 +184,28 @@ func run(ctx context.Context, args []string) error {
 		"small":  {Name: "small", Objects: *small, Size: *smallSize},
 		"medium": {Name: "medium", Objects: *medium, Size: *mediumSize},
 		"large":  {Name: "large", Objects: *large, Size: *largeSize},
+	}
+	if *scaleout != "" {
+		fleets, err := parseFleets(*scaleout)
+		if err != nil {
+			return err
+		}
+		defs["huge"] = dataSet{Name: "huge", Objects: *huge, Size: *hugeSize}
+		so := scaleOutOptions{fleets: fleets, latency: *latency}
+		names := "small,huge"
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "sets" {
+				names = *sets
+			}
+		})
+		for _, name := range strings.Split(names, ",") {
+			d, ok := defs[strings.TrimSpace(name)]
+			if !ok {
+				return fmt.Errorf("unknown data set %q", name)
+			}
+			so.sets = append(so.sets, d)
+		}
+		return scaleOut(ctx, o, so)
 	}
 	if *scale > 0 {
 		o.scale = *scale
@@ -426,10 +452,10 @@ func firstLine(s string) string {
 	return line
 }
 
-func writeJSON(path string, results []result) error {
+func writeJSON[R result | scaleOutResult](path string, results []R) error {
 	b, err := json.MarshalIndent(struct {
-		Machine string   `json:"machine"`
-		Results []result `json:"results"`
+		Machine string `json:"machine"`
+		Results []R    `json:"results"`
 	}{machine(), results}, "", "  ")
 	if err != nil {
 		return err

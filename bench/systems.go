@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/bucketferry/bucketferry/internal/childproc"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/internal/childproc"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 )
@@ -40,7 +40,7 @@ type emulatorProc struct {
 	cfg                      *config.Config
 }
 
-func startEmulator(bins binaries, set dataSet, seed uint64, dir, cpuProfile string) (*emulatorProc, error) {
+func startEmulator(bins binaries, set dataSet, seed uint64, dir, cpuProfile string, extra ...string) (*emulatorProc, error) {
 	var e emulatorProc
 	var err error
 	for _, a := range []*string{&e.ossAddr, &e.cosAddr, &e.s3Addr} {
@@ -53,6 +53,7 @@ func startEmulator(bins binaries, set dataSet, seed uint64, dir, cpuProfile stri
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
 	}
+	args = append(args, extra...)
 	if set.Size >= 64<<20 {
 		args = append(args, "-large", strconv.Itoa(set.Objects), "-large-size", strconv.FormatInt(set.Size, 10))
 	} else {

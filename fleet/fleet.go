@@ -133,6 +133,9 @@ func Summarize(hbs []*workerpb.WorkerHeartbeat, taskQueue string, now time.Time)
 			continue
 		}
 		slots := hb.GetActivityTaskSlotsInfo()
+		if slots.GetCurrentAvailableSlots()+slots.GetCurrentUsedSlots() <= 0 {
+			continue // a worker's first heartbeat may come before its slots
+		}
 		f.Workers++
 		f.Slots += int(slots.GetCurrentAvailableSlots() + slots.GetCurrentUsedSlots())
 		f.Used += int(slots.GetCurrentUsedSlots())

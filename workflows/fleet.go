@@ -23,8 +23,9 @@ import (
 // cannot use all of its part (its last ranges listed) gets what it can use,
 // and the others share the rest. A part that changes is sent to the shard
 // in a ShardWindow signal. Without a fleet view (a server that keeps no
-// worker heartbeats) shards walk their ranges one page at a time, as before
-// windows existed.
+// worker heartbeats, or before any worker's first) the window is one page
+// for each shard of Concurrency.Shards, as before windows existed, until a
+// view comes.
 
 // fleetVersion gates the sized job: jobs recorded before it replay with a
 // fixed window of sequential shards.
@@ -41,12 +42,17 @@ func (j *job) useFleet(ctx workflow.Context) {
 	j.sized = workflow.GetVersion(ctx, fleetVersion, workflow.DefaultVersion, 1) == 1
 }
 
-// target is how many page activities the job keeps in flight; 0 when the
-// fleet is unknown.
+// target is how many page activities the job keeps in flight: the
+// fleet's slots and a quarter, or, while no worker's slots are known, one
+// page for each shard of the window (as before windows existed); 0 for a
+// job recorded before windows.
 func (j *job) target() int {
-	f := j.st.Fleet
-	if !j.sized || f == nil || f.Slots <= 0 {
+	if !j.sized {
 		return 0
+	}
+	f := j.st.Fleet
+	if f == nil || f.Slots <= 0 {
+		return j.window
 	}
 	t := f.Slots + max(2, (f.Slots+3)/4)
 	if c := j.spec.Concurrency.Activities; c > 0 {
@@ -55,13 +61,15 @@ func (j *job) target() int {
 	return t
 }
 
-// shardWindow is how many shards run at once.
+// shardWindow is how many shards run at once: Concurrency.Shards, more
+// for a fleet whose window that many would not list ahead for, and fewer
+// for a fleet with fewer slots than that (a shard runs at least a page).
 func (j *job) shardWindow() int {
 	t := j.target()
 	if t == 0 {
 		return j.window
 	}
-	return min(max(j.window, (t+pagesPerShard-1)/pagesPerShard), maxWindow)
+	return min(max(j.window, (t+pagesPerShard-1)/pagesPerShard), t, maxWindow)
 }
 
 // firstWindow is the part of the window a shard starts with; 0 starts
@@ -94,8 +102,8 @@ func (j *job) noteReport(r migration.ShardReport) {
 // shard whose part changed enough to matter.
 func (j *job) rebalance(ctx workflow.Context) {
 	t := j.target()
-	if t == 0 || len(j.st.Running) == 0 {
-		return
+	if f := j.st.Fleet; t == 0 || f == nil || f.Slots <= 0 || len(j.st.Running) == 0 {
+		return // without a view of the fleet, a page a shard
 	}
 	running := slices.Clone(j.st.Running) // sorted: signals go in a fixed order
 	demands := make([]int, len(running))

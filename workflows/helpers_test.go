@@ -183,3 +183,30 @@ func (r *reports) sum() migration.Counts {
 	}
 	return c
 }
+
+// listAhead answers ListAhead: the keys of the shard after in.After, cut
+// into ranges of a page, at most in.Ranges of them.
+func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (migration.ListAheadResult, error) {
+	var res migration.ListAheadResult
+	n := 0
+	after := max(in.After, in.Shard.After)
+	for _, o := range f.objects {
+		if !f.inShard(in.Shard, o.key) || o.key <= after {
+			continue
+		}
+		if len(res.Bounds) == in.Ranges {
+			return res, nil
+		}
+		n++
+		if n == in.Spec.PageSize {
+			res.Bounds = append(res.Bounds, o.key)
+			n = 0
+		}
+		after = o.key
+	}
+	if n > 0 {
+		res.Bounds = append(res.Bounds, after)
+	}
+	res.Done = true
+	return res, nil
+}

@@ -237,6 +237,7 @@ func TestJobFansOutWithinWindowAndReportsProgress(t *testing.T) {
 		Elapsed:          "3m30s",
 		FailureLog:       wantLog,
 		Activities:       3, // one for each running shard not heard from
+		Window:           3, // no fleet known: a page for each shard
 	}
 	if fmt.Sprint(mid) != fmt.Sprint(wantMid) {
 		t.Errorf("progress at 3m30s:\n got %+v\nwant %+v", mid, wantMid)

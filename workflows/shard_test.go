@@ -57,6 +57,7 @@ func mixedBucket() *fakeBucket {
 func mockBucket(env *testsuite.TestWorkflowEnvironment, b *fakeBucket) {
 	env.OnActivity(a.CopyPage, mock.Anything, mock.Anything).Return(b.copyPage)
 	env.OnActivity(a.CopyLarge, mock.Anything, mock.Anything).Return(b.copyLarge)
+	env.OnActivity(a.ListAhead, mock.Anything, mock.Anything).Return(b.listAhead)
 }
 
 func failureKeys(fs []migration.Failure) []string {

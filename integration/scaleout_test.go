@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/runner"
+)
+
+// startNamedWorker runs a worker with its own identity and at most slots
+// activities at once.
+func (h *harness) startNamedWorker(t *testing.T, identity string, slots int) worker.Worker {
+	t.Helper()
+	cfg := *h.cfg
+	cfg.Worker.Identity = identity
+	cfg.Worker.MaxConcurrentActivities = slots
+	w, err := runner.NewWorker(h.c, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// pagesByWorker counts the CopyPage activities each worker completed
+// after since, from the histories of the job's shard workflows.
+func (h *harness) pagesByWorker(t *testing.T, since time.Time) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int{}
+	var token []byte
+	for {
+		resp, err := h.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: h.ts.GetDefaultNamespace(), PageSize: 1000, NextPageToken: token,
+			Query: "WorkflowType = '" + migration.ShardWorkflow + "'",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ex := range resp.Executions {
+			scheduled := map[int64]string{}
+			it := h.c.GetWorkflowHistory(ctx, ex.Execution.WorkflowId, ex.Execution.RunId, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				e, err := it.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+					scheduled[e.EventId] = a.ActivityType.GetName()
+				}
+				if a := e.GetActivityTaskCompletedEventAttributes(); a != nil &&
+					scheduled[a.ScheduledEventId] == "CopyPage" && e.EventTime.AsTime().After(since) {
+					out[a.Identity]++
+				}
+			}
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return out
+		}
+	}
+}
+
+// TestJobWorkersJoinMidJob: a job started on one worker of 2 slots takes
+// in two workers that join mid-job: its window grows with the fleet, the
+// activities it keeps in flight pass what the first worker can hold, each
+// newcomer copies a fair share of the pages left, and every object arrives
+// verified.
+func TestJobWorkersJoinMidJob(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 3000, MaxSize: 2 << 10, Seed: 31})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A far-away store: each request takes 40 ms, so pages take long
+	// enough for the fleet to change under them.
+	for _, f := range []*emulator.Faults{h.emu.OSSFaults, h.emu.COSFaults} {
+		f.Set(emulator.FaultConfig{Latency: 40 * time.Millisecond})
+	}
+	h.startNamedWorker(t, "first", 2)
+	spec := baseSpec()
+	spec.PageSize = 50
+	spec.Concurrency.Objects = 4
+	run := h.startJob(t, "job-join", spec)
+	h.waitStarted(t)
+
+	p := h.progress(t, run.GetID())
+	if p.Fleet == nil || p.Fleet.Workers != 1 || p.Fleet.Slots != 2 {
+		t.Fatalf("fleet before the join %+v, want 1 worker with 2 slots", p.Fleet)
+	}
+	// The window holds pages; each shard may be listing ahead besides.
+	if p.Window != 4 || p.Activities > p.Window+p.Shards.Running {
+		t.Errorf("%d activities in flight over %d shards in a window of %d pages, want the 2 slots and 2 waiting",
+			p.Activities, p.Shards.Running, p.Window)
+	}
+	joined := time.Now()
+	h.startNamedWorker(t, "second", 2)
+	h.startNamedWorker(t, "third", 2)
+
+	// The job hears of the newcomers from its activities' results and
+	// offers them work: counted, not timed (the job's end stops the wait).
+	var grown migration.Progress
+	for p = h.progress(t, run.GetID()); p.Status == migration.StatusRunning; p = h.progress(t, run.GetID()) {
+		if p.Fleet != nil && p.Fleet.Workers == 3 && p.Activities > 4 {
+			grown = p
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if grown.Fleet == nil {
+		t.Fatalf("the job never offered the three workers more than the first one's window: last progress %+v", p)
+	}
+	if grown.Window != 8 || grown.Fleet.Slots != 6 {
+		t.Errorf("window %d over %d slots, want 8 over 6", grown.Window, grown.Fleet.Slots)
+	}
+
+	res, err := h.wait(t, run, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(st.Objects) {
+		t.Fatalf("status %q, copied %d of %d", res.Status, res.Counts.Copied, st.Objects)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+	pages := h.pagesByWorker(t, joined)
+	total := pages["first"] + pages["second"] + pages["third"]
+	t.Logf("pages completed after the join: %v", pages)
+	for _, w := range []string{"second", "third"} {
+		// A fair share is a third; a newcomer that got less than a fifth
+		// was left out.
+		if pages[w]*5 < total {
+			t.Errorf("%s completed %d of the %d pages after it joined", w, pages[w], total)
+		}
+	}
+}
+
+// TestJobWorkerStoppedMidJob: of two workers, one stops (as on SIGTERM)
+// mid-job; the job drops it from its fleet, its pages go to the other,
+// and the job ends succeeded with every object verified.
+func TestJobWorkerStoppedMidJob(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 1500, MaxSize: 2 << 10, Seed: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*emulator.Faults{h.emu.OSSFaults, h.emu.COSFaults} {
+		f.Set(emulator.FaultConfig{Latency: 40 * time.Millisecond})
+	}
+	h.startNamedWorker(t, "staying", 2)
+	leaving := h.startNamedWorker(t, "leaving", 2)
+	spec := baseSpec()
+	spec.PageSize = 50
+	spec.Concurrency.Objects = 4
+	run := h.startJob(t, "job-leave", spec)
+	h.waitStarted(t)
+	leaving.Stop()
+
+	var shrunk bool
+	for p := h.progress(t, run.GetID()); p.Status == migration.StatusRunning; p = h.progress(t, run.GetID()) {
+		if p.Fleet != nil && p.Fleet.Workers == 1 {
+			shrunk = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := h.wait(t, run, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(st.Objects) {
+		t.Fatalf("status %q, copied %d of %d", res.Status, res.Counts.Copied, st.Objects)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+	if !shrunk {
+		t.Error("the job's fleet never dropped the stopped worker")
+	}
+}

@@ -1,0 +1,121 @@
+package workflows
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/bucketferry/bucketferry/migration"
+)
+
+// manyObjects is a bucket of n small objects k000..k(n-1).
+func manyObjects(n int) *fakeBucket {
+	objs := make([]object, n)
+	for i := range objs {
+		objs[i] = object{key: "k" + string(rune('a'+i/26)) + string(rune('a'+i%26)), size: int64(i + 1)}
+	}
+	return newFakeBucket(objs...)
+}
+
+// TestWindowedShardCopiesRangesAtOnce: a shard given a window of 3 lists
+// ahead and keeps three ranges in flight (as its reports tell the job),
+// copies every object once, and reports what it could still use.
+func TestWindowedShardCopiesRangesAtOnce(t *testing.T) {
+	env, reps := shardEnv(t, 2)
+	b := manyObjects(40)
+	mockBucket(env, b)
+	in := shardInput(testSpec(), migration.Shard{Index: 2})
+	in.Window = 3
+	env.ExecuteWorkflow(migration.ShardWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("shard failed: %v", err)
+	}
+	var res migration.ShardResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if want := b.totals(migration.Shard{}); res.Counts != want || reps.sum() != want {
+		t.Errorf("result %+v, reports %+v, want %+v", res.Counts, reps.sum(), want)
+	}
+	// Every page is a range of its own, none copied twice.
+	seen := map[string]bool{}
+	pages := map[int]bool{}
+	for _, p := range b.pages {
+		if pages[p.Page] {
+			t.Errorf("page number %d used twice", p.Page)
+		}
+		pages[p.Page] = true
+		if p.Shard.Before == "" || p.Shard.Index != 2 {
+			t.Errorf("page %d not bounded to its range: %+v", p.Page, p.Shard)
+		}
+		for _, o := range b.objects {
+			if b.inShard(p.Shard, o.key) {
+				if seen[o.key] {
+					t.Errorf("%s copied twice", o.key)
+				}
+				seen[o.key] = true
+			}
+		}
+	}
+	if len(seen) != 40 {
+		t.Errorf("copied %d of 40 objects", len(seen))
+	}
+	maxFlight, sawListing := 0, false
+	for _, r := range reps.all() {
+		maxFlight = max(maxFlight, r.InFlight)
+		if r.Done == nil && r.Pages == -1 {
+			sawListing = true
+		}
+	}
+	if maxFlight != 3+1 {
+		t.Errorf("at most %d activities in flight, want the window of 3 and the listing ahead", maxFlight)
+	}
+	if !sawListing {
+		t.Error("no report said the shard had keys left to list")
+	}
+}
+
+// TestWindowedShardTakesNewWindow: a window signal from the job changes how
+// many ranges the shard copies at once.
+func TestWindowedShardTakesNewWindow(t *testing.T) {
+	env, reps := shardEnv(t, 1)
+	b := manyObjects(60)
+	mockBucket(env, b)
+	in := shardInput(testSpec(), migration.Shard{Index: 1})
+	in.Window = 1
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(migration.SignalShardWindow, migration.ShardWindow{Pages: 5, Seq: 1})
+	}, 0)
+	env.ExecuteWorkflow(migration.ShardWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("shard failed: %v", err)
+	}
+	flights := []int{}
+	for _, r := range reps.all() {
+		flights = append(flights, r.InFlight)
+	}
+	if slices.Max(flights) != 5+1 {
+		t.Errorf("activities in flight over the reports %v: want the new window of 5 and the listing ahead", flights)
+	}
+}
+
+func TestAllot(t *testing.T) {
+	for _, c := range []struct {
+		t       int
+		demands []int
+		want    []int
+	}{
+		{60, []int{-1, -1, -1}, []int{20, 20, 20}},
+		{10, []int{-1, -1, -1}, []int{4, 3, 3}},
+		// A shard that can use only 2 leaves the rest to the others.
+		{60, []int{2, -1, -1}, []int{2, 29, 29}},
+		{60, []int{2, 5, 100}, []int{2, 5, 53}},
+		// All listed and small: each its own, never 0.
+		{60, []int{0, 3, 4}, []int{1, 3, 4}},
+		// Fewer pages than shards: one each all the same.
+		{2, []int{-1, -1, -1}, []int{1, 1, 1}},
+	} {
+		if got := allot(c.t, c.demands); !slices.Equal(got, c.want) {
+			t.Errorf("allot(%d, %v) = %v, want %v", c.t, c.demands, got, c.want)
+		}
+	}
+}

@@ -70,6 +70,20 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if st := c.Server.TLS; st.Enabled() {
+		for key, v := range map[string]string{"certFile": st.CertFile, "keyFile": st.KeyFile, "caFile": st.CAFile} {
+			if v == "" {
+				add("server.tls.%s is required with the other server.tls files (certificate, key and client CA together; `starter certs` makes them)", key)
+			}
+		}
+	}
+	if c.Server.UIUser == "" {
+		add("server.uiUser must not be empty (%q unless you want another name)", DefaultUIUser)
+	}
+	if pw := string(c.Server.UIPassword); strings.TrimSpace(pw) != pw {
+		add("server.uiPassword must not start or end with white space")
+	}
+
 	if dsn := c.Server.PostgresDSN.Value(); dsn != "" {
 		// The DSN holds a password: say what is wrong, never what it is.
 		if u, err := url.Parse(dsn); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {

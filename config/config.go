@@ -54,6 +54,7 @@ const (
 	DefaultStateDir      = "bucketferry-state"
 	DefaultServerAddress = "127.0.0.1:7233"
 	DefaultUIAddress     = "127.0.0.1:8233"
+	DefaultUIUser        = "admin"
 )
 
 // Config is the whole configuration.
@@ -99,7 +100,35 @@ type Server struct {
 	// postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable (the
 	// database and DATABASE_visibility are created with their schemas).
 	PostgresDSN Secret `mapstructure:"postgresDSN"`
+	// TLS makes the frontend serve TLS and require client certificates
+	// signed by TLS.CAFile, each granted by the role in its subject; the
+	// Web UI is then served over HTTPS.
+	TLS ServerTLS `mapstructure:"tls"`
+	// InsecureNetwork lets the frontend listen beyond loopback without TLS:
+	// only on a network where every host that can reach it is trusted.
+	InsecureNetwork bool `mapstructure:"insecureNetwork"`
+	// UIUser and UIPassword are the Web UI's login, which a UI listening
+	// beyond loopback requires. UIPassword is a bcrypt hash or the password
+	// itself.
+	UIUser     string `mapstructure:"uiUser"`
+	UIPassword Secret `mapstructure:"uiPassword"`
 }
+
+// ServerTLS are the embedded server's certificate files (PEM), re-read
+// when they change: replacing them rotates the certificates without a
+// restart.
+type ServerTLS struct {
+	// CertFile and KeyFile are the server's certificate (naming the hosts
+	// and addresses clients dial) and its key.
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+	// CAFile holds the CA certificate(s) that sign the clients'
+	// certificates; during a CA rotation, the old and the new one.
+	CAFile string `mapstructure:"caFile"`
+}
+
+// Enabled reports whether any of the files is set.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
 
 // TLS configures the connection to Temporal: server verification with a
 // CA file, and mutual TLS with a client certificate and key.
@@ -269,7 +298,7 @@ func load(path string) (*Config, error) {
 func Defaults() Config {
 	return Config{
 		Temporal: Temporal{Namespace: DefaultNamespace},
-		Server:   Server{StateDir: DefaultStateDir, Address: DefaultServerAddress, UIAddress: DefaultUIAddress},
+		Server:   Server{StateDir: DefaultStateDir, Address: DefaultServerAddress, UIAddress: DefaultUIAddress, UIUser: DefaultUIUser},
 		Worker: Worker{
 			MaxConcurrentActivities: DefaultMaxConcurrentActivities,
 			ShutdownTimeout:         DefaultShutdownTimeout,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -70,6 +71,20 @@ func (c *Config) Validate() error {
 		if msg := checkListen(c.Server.UIAddress); msg != "" {
 			add("server.uiAddress %q %s, or \"-\" for no Web UI", c.Server.UIAddress, msg)
 		}
+	}
+
+	if st := c.Server.TLS; st.Enabled() {
+		for key, v := range map[string]string{"certFile": st.CertFile, "keyFile": st.KeyFile, "caFile": st.CAFile} {
+			if v == "" {
+				add("server.tls.%s is required with the other server.tls files (certificate, key and client CA together; `starter certs` makes them)", key)
+			}
+		}
+	}
+	if c.Server.UIUser == "" {
+		add("server.uiUser must not be empty (%q unless you want another name)", DefaultUIUser)
+	}
+	if pw := string(c.Server.UIPassword); strings.TrimSpace(pw) != pw {
+		add("server.uiPassword must not start or end with white space")
 	}
 
 	if dsn := c.Server.PostgresDSN.Value(); dsn != "" {
@@ -265,3 +280,76 @@ const taskPollers = 8
 // heartbeatThrottle bounds the interval between heartbeats sent to the
 // server by a running activity.
 const heartbeatThrottle = 3 * time.Second
+
+// ExplainDialError adds to a failed connection what TLS has to say about
+// it. With TLS 1.3 a server that refuses a client certificate says why in
+// an alert sent after the handshake, which gRPC often misses (it reports a
+// broken pipe): a probe connection reads that alert. A client certificate
+// that has expired or is not valid yet is named from the file itself.
+func (c *Config) ExplainDialError(ctx context.Context, err error) error {
+	t := c.Temporal.TLS
+	if err == nil || c.Temporal.Address == "" {
+		return err
+	}
+	if !t.Enabled {
+		if strings.Contains(err.Error(), "server preface") && c.Temporal.APIKey == "" {
+			// A TLS server drops a plaintext client without a word.
+			return fmt.Errorf("%w (the server closed the connection: if it requires TLS, set temporal.tls.enabled with caFile, certFile and keyFile)", err)
+		}
+		return err
+	}
+	var reasons []string
+	if t.CertFile != "" {
+		if pair, lerr := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); lerr == nil {
+			if cert, perr := x509.ParseCertificate(pair.Certificate[0]); perr == nil {
+				now := time.Now()
+				switch {
+				case now.After(cert.NotAfter):
+					reasons = append(reasons, fmt.Sprintf("temporal.tls.certFile %s expired on %s: make a new one (starter certs -renew)", t.CertFile, cert.NotAfter.UTC().Format(time.RFC3339)))
+				case now.Before(cert.NotBefore):
+					reasons = append(reasons, fmt.Sprintf("temporal.tls.certFile %s is valid only from %s (is this host's clock right?)", t.CertFile, cert.NotBefore.UTC().Format(time.RFC3339)))
+				}
+			}
+		}
+	} else {
+		reasons = append(reasons, "no client certificate is configured (temporal.tls.certFile and keyFile): a server with mutual TLS refuses it")
+	}
+	cfg, cerr := t.config()
+	if cerr == nil {
+		cfg.NextProtos = []string{"h2"}
+		if probe := probeTLS(ctx, c.Temporal.Address, cfg); probe != nil {
+			reasons = append(reasons, "the server's TLS answer: "+probe.Error())
+		}
+	}
+	if len(reasons) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(reasons, "; "))
+}
+
+// probeTLS connects with cfg and reads: a server that refuses the client's
+// certificate answers with an alert, returned here; nil when the server
+// accepts the connection or says nothing within a few seconds.
+func probeTLS(ctx context.Context, address string, cfg *tls.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", address)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetReadDeadline(deadline)
+	// An HTTP/2 server speaks first (its SETTINGS frame) once it accepted
+	// the client: any bytes mean yes.
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	}
+	return nil
+}

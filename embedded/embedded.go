@@ -9,7 +9,9 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -32,14 +34,15 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
-	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+
+	"github.com/bucketferry/bucketferry/pki"
 )
 
 // Defaults of Options.
@@ -86,13 +89,53 @@ type Options struct {
 	// The database (and DATABASE_visibility) are created, and their schemas
 	// set up or upgraded, at start.
 	PostgresDSN string
+
+	// TLS, when its files are set, makes the frontend serve TLS and require
+	// client certificates signed by TLS.CAFile, grants each client by the
+	// role in its certificate, serves the Web UI over HTTPS, and secures the
+	// connections between the embedded services with an in-memory CA.
+	TLS TLSFiles
+	// InsecureNetwork lets the frontend listen beyond loopback without TLS,
+	// on a network the operator trusts; Start refuses it otherwise.
+	InsecureNetwork bool
+	// UIUser and UIPassword are the Web UI's login (UIPassword a bcrypt
+	// hash or the password itself). A UI listening beyond loopback needs
+	// them; on loopback, a password set is asked for too. UIUser defaults
+	// to DefaultUIUser.
+	UIUser, UIPassword string
+}
+
+// TLSFiles are the server's certificate and key and the CA that signs its
+// clients' certificates (PEM files), re-read when they change.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+}
+
+// Enabled reports whether the files are set.
+func (t TLSFiles) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
+
+// CheckExposure decides whether a frontend may listen on host: on loopback
+// always; beyond it with TLS, or without when the operator declared the
+// network trusted, which returns a warning to show loudly.
+func CheckExposure(host string, tlsOn, insecureNetwork bool) (warning string, err error) {
+	if tlsOn || IsLoopback(host) {
+		return "", nil
+	}
+	if !insecureNetwork {
+		return "", fmt.Errorf("embedded: the frontend would listen on %s, beyond loopback, without TLS: anyone who reaches the port could start, cancel and read every job. "+
+			"Set server.tls.certFile, server.tls.keyFile and server.tls.caFile (`starter certs` makes them), "+
+			"or server.insecureNetwork: true if only trusted hosts can reach this network", host)
+	}
+	return fmt.Sprintf("WARNING: the Temporal frontend listens on %s WITHOUT TLS OR CLIENT CERTIFICATES (server.insecureNetwork is true): "+
+		"anyone who can reach this port can start, cancel and read every job", host), nil
 }
 
 // Server is a running embedded Temporal server.
 type Server struct {
 	temporal  temporal.Server
-	ui        *uiserver.Server
-	uiDone    chan struct{}
+	ui        *uiServer
+	internal  *internalPKI // nil without TLS
+	warnings  []string
 	frontend  string
 	uiURL     string
 	namespace string
@@ -122,17 +165,49 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded: state directory: %w", err)
 	}
-	uiHost, uiPort := "", 0
+	tlsOn := opts.TLS.Enabled()
+	warning, err := CheckExposure(host, tlsOn, opts.InsecureNetwork)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if warning != "" {
+		warnings = append(warnings, warning)
+	}
+	var files *pki.Files
+	if tlsOn {
+		if opts.TLS.CertFile == "" || opts.TLS.KeyFile == "" || opts.TLS.CAFile == "" {
+			return nil, errors.New("embedded: TLS needs the server certificate, its key and the client CA together")
+		}
+		files = &pki.Files{CertFile: opts.TLS.CertFile, KeyFile: opts.TLS.KeyFile, CAFile: opts.TLS.CAFile}
+		if err := files.Load(); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+	}
+	var uiLn net.Listener
+	uiLogin := false
 	if opts.UIAddress != NoUI {
-		if uiHost, uiPort, err = listenAddress("UI address", opts.UIAddress, DefaultUIAddress); err != nil {
+		uiHost, uiPort, err := listenAddress("UI address", opts.UIAddress, DefaultUIAddress)
+		if err != nil {
 			return nil, err
 		}
-		// The UI server exits the process when it cannot bind, so find out
-		// first, and settle a port of 0 now.
-		if uiPort, err = checkFree(uiHost, uiPort); err != nil {
+		if uiLogin, err = UILoginRequired(uiHost, opts.UIPassword != ""); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		if uiLogin && !tlsOn && !IsLoopback(uiHost) {
+			warnings = append(warnings, fmt.Sprintf("WARNING: the Web UI on %s asks for a password over plain HTTP: without server.tls, it crosses the network in clear", uiHost))
+		}
+		if uiLn, err = listenUI(uiHost, uiPort); err != nil {
 			return nil, fmt.Errorf("embedded: Web UI address %s: %w", net.JoinHostPort(uiHost, strconv.Itoa(uiPort)), err)
 		}
 	}
+	// Until the UI server takes it, the listener is ours to close.
+	started := false
+	defer func() {
+		if uiLn != nil && !started {
+			uiLn.Close()
+		}
+	}()
 	if port, err = checkFree(host, port); err != nil {
 		return nil, fmt.Errorf("embedded: frontend address %s: %w (is another server running on it? use another address, or connect to that one)",
 			net.JoinHostPort(host, strconv.Itoa(port)), err)
@@ -142,6 +217,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Level:      opts.LogLevel,
 		OutputFile: filepath.Join(opts.StateDir, LogFile),
 	}))
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
 	var persistence config.Persistence
 	if opts.PostgresDSN != "" {
 		main, vis, err := postgresConfigs(opts.PostgresDSN)
@@ -181,21 +259,37 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: authorizer: %w", err)
+	var (
+		authz      = authorization.NewNoopAuthorizer()
+		mapper     = authorization.NewNoopClaimMapper()
+		internal   *internalPKI
+		serverOpts []temporal.ServerOption
+	)
+	if tlsOn {
+		if internal, err = newInternalPKI(); err != nil {
+			return nil, fmt.Errorf("embedded: internal certificates: %w", err)
+		}
+		files.OnReload = func(err error) {
+			if err != nil {
+				logger.Warn("embedded: the certificate files changed but cannot be used yet; the previous ones stay in use", tag.Error(err))
+				return
+			}
+			logger.Info("embedded: certificate files re-read")
+		}
+		authz = authorizer{namespace: opts.Namespace}
+		mapper = claimMapper{internal: internal}
+		serverOpts = append(serverOpts, temporal.WithTLSConfigFactory(&tlsProvider{files: files, internal: internal}))
 	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: claim mapper: %w", err)
-	}
-	ts, err := temporal.NewServer(
+	ts, err := temporal.NewServer(append(serverOpts,
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithAuthorizer(authz),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return mapper }),
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// A refusal says which role was missing rather than "Request
+			// unauthorized.": the authorizer's errors name no secret.
+			dynamicconfig.ExposeAuthorizerErrors.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
 			// Jobs list their workflows by search attribute right after
 			// starting them; the default of a minute would hide them.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
@@ -207,20 +301,28 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			dynamicconfig.TaskQueueScannerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
 			dynamicconfig.BuildIdScavengerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
 		}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: create the server: %w", err)
 	}
 	if err := ts.Start(); err != nil {
 		return nil, fmt.Errorf("embedded: start the server: %w", err)
 	}
-	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace}
+	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace, internal: internal, warnings: warnings}
 	if err := s.waitReady(ctx, opts); err != nil {
 		_ = ts.Stop()
 		return nil, err
 	}
-	if uiPort != 0 {
-		s.startUI(uiHost, uiPort)
+	if uiLn != nil {
+		var gate *login
+		if uiLogin {
+			gate = &login{user: cmp.Or(opts.UIUser, DefaultUIUser), secret: opts.UIPassword}
+		}
+		if err := s.startUI(uiLn, gate, files); err != nil {
+			_ = ts.Stop()
+			return nil, err
+		}
+		started = true
 	}
 	return s, nil
 }
@@ -314,13 +416,15 @@ func serverConfig(host string, port int, persistence config.Persistence) (*confi
 func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: quietLogger{}})
+	dial := client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: quietLogger{},
+		ConnectionOptions: client.ConnectionOptions{TLS: s.ClientTLS()}}
+	c, err := client.DialContext(ctx, dial)
 	for err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("embedded: the server did not answer at %s: %w", s.frontend, err)
 		}
 		time.Sleep(100 * time.Millisecond)
-		c, err = client.DialContext(ctx, client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: quietLogger{}})
+		c, err = client.DialContext(ctx, dial)
 	}
 	defer c.Close()
 	for {
@@ -376,29 +480,79 @@ func (s *Server) register(ctx context.Context, c client.Client, opts Options) er
 	}
 }
 
-func (s *Server) startUI(host string, port int) {
+// startUI serves the Web UI on ln: over HTTPS with the server's
+// certificate when TLS is on, behind the login when one is set, talking to
+// the frontend with the internal Web UI certificate (an operator).
+func (s *Server) startUI(ln net.Listener, l *login, files *pki.Files) error {
 	cfg := &uiconfig.Config{
-		Host:                host,
-		Port:                port,
 		TemporalGRPCAddress: s.frontend,
 		EnableUI:            true,
 		DefaultNamespace:    s.namespace,
 		HideLogs:            true,
 		DisableNewsFetch:    true, // no internet is assumed
-		CORS:                uiconfig.CORS{CookieInsecure: true},
+		CORS:                uiconfig.CORS{CookieInsecure: files == nil},
 	}
-	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(cfg))
-	s.uiDone = make(chan struct{})
-	go func() {
-		defer close(s.uiDone)
-		_ = s.ui.Start() // returns when Stop closes it
-	}()
-	uiHost := host
-	if uiHost == "0.0.0.0" || uiHost == "::" || uiHost == "" {
-		uiHost = "127.0.0.1"
+	if s.internal != nil {
+		ca, cert, key := s.internal.uiTLS()
+		cfg.TLS = uiconfig.TLS{CaData: ca, CertData: cert, KeyData: key, ServerName: internalName, EnableHostVerification: true}
 	}
-	s.uiURL = "http://" + net.JoinHostPort(uiHost, strconv.Itoa(port))
+	h, closeHandler, err := uiHandler(cfg)
+	if err != nil {
+		return err
+	}
+	if l != nil {
+		l.next = h
+		h = l
+	}
+	var tlsCfg *tls.Config
+	scheme := "http"
+	if files != nil {
+		scheme = "https"
+		tlsCfg = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// Read per connection: replaced files take effect at once.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				cert, _, err := files.Current()
+				return cert, err
+			},
+		}
+	}
+	s.ui = startUIServer(ln, h, tlsCfg, closeHandler)
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	if files != nil && IsLoopback(host) {
+		// The certificates `starter certs` makes name localhost, not
+		// always 127.0.0.1.
+		host = "localhost"
+	}
+	s.uiURL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	return nil
 }
+
+// listenUI binds the Web UI's address (a port of 0 picks a free one).
+func listenUI(host string, port int) (net.Listener, error) {
+	if port == 0 {
+		return listenLow(host)
+	}
+	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
+// ClientTLS is the TLS configuration of a client in this process (the
+// starter's own, an in-process worker): the server's internal identity,
+// which may do everything. Nil when the server has no TLS.
+func (s *Server) ClientTLS() *tls.Config {
+	if s.internal == nil {
+		return nil
+	}
+	return s.internal.clientConfig(s.internal.system)
+}
+
+// Warnings are what the caller must show loudly: the frontend or the Web
+// UI exposed without protection on the operator's say-so.
+func (s *Server) Warnings() []string { return s.warnings }
 
 // FrontendAddress is the host:port clients and workers connect to.
 func (s *Server) FrontendAddress() string { return s.frontend }
@@ -428,12 +582,17 @@ func (s *Server) WaitUI(ctx context.Context) error {
 	if s.uiURL == "" {
 		return nil
 	}
+	// Any answer will do (a login asked for included), and nothing secret
+	// is sent: the probe need not verify the certificate, which may not
+	// name the address it dials.
+	probe := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // see above
+	defer probe.CloseIdleConnections()
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uiURL+"/healthz", nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := probe.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			return nil
@@ -451,8 +610,7 @@ func (s *Server) WaitUI(ctx context.Context) error {
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		if s.ui != nil {
-			s.ui.Stop()
-			<-s.uiDone
+			s.ui.stop()
 		}
 		s.stopErr = s.temporal.Stop()
 	})

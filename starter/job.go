@@ -130,7 +130,7 @@ func dialConfig(ctx context.Context, cfg *config.Config) (*conn, error) {
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", cmp.Or(opts.HostPort, client.DefaultHostPort), err)
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cmp.Or(opts.HostPort, client.DefaultHostPort), cfg.ExplainDialError(ctx, err))
 	}
 	return &conn{
 		cfg: cfg, c: c,

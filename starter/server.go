@@ -67,15 +67,28 @@ func startLocal(ctx context.Context, cfg *config.Config, withWorker bool) (*loca
 		Namespace:        cfg.Temporal.Namespace,
 		SearchAttributes: searchAttributeTypes(),
 		PostgresDSN:      cfg.Server.PostgresDSN.Value(),
+		TLS: embedded.TLSFiles{
+			CertFile: cfg.Server.TLS.CertFile, KeyFile: cfg.Server.TLS.KeyFile, CAFile: cfg.Server.TLS.CAFile,
+		},
+		InsecureNetwork: cfg.Server.InsecureNetwork,
+		UIUser:          cfg.Server.UIUser,
+		UIPassword:      cfg.Server.UIPassword.Value(),
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range srv.Warnings() {
+		// On stderr, where a terminal or a container log shows it even
+		// when stdout is redirected.
+		fmt.Fprintf(os.Stderr, "\n%s\n\n", w)
 	}
 	l := &localServer{srv: srv}
 	l.c, err = client.DialContext(ctx, client.Options{
 		HostPort:  srv.FrontendAddress(),
 		Namespace: srv.Namespace(),
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// The server's internal identity: this process is the server.
+		ConnectionOptions: client.ConnectionOptions{TLS: srv.ClientTLS()},
 	})
 	if err != nil {
 		l.Close()
@@ -159,9 +172,17 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Temporal server ready (state in %s)\n", state)
 	fmt.Fprintf(stdout, "  frontend:  %s  namespace %s\n", l.srv.FrontendAddress(), l.srv.Namespace())
 	if u := l.srv.UIURL(); u != "" {
-		fmt.Fprintf(stdout, "  Web UI:    %s\n", u)
+		login := ""
+		if cfg.Server.UIPassword != "" {
+			login = fmt.Sprintf("  (login: %s and server.uiPassword)", cfg.Server.UIUser)
+		}
+		fmt.Fprintf(stdout, "  Web UI:    %s%s\n", u, login)
 	}
 	fmt.Fprintf(stdout, "workers:     worker -config FILE   with temporal.address: %s\n", advertised(cfg.Server.Address, l.srv.FrontendAddress()))
+	if cfg.Server.TLS.Enabled() {
+		fmt.Fprintf(stdout, "             and temporal.tls: enabled, caFile (the CA of %s), certFile and keyFile (a worker certificate)\n", cfg.Server.TLS.CertFile)
+		fmt.Fprintln(stdout, "mutual TLS:  only clients with a certificate signed by "+cfg.Server.TLS.CAFile+" get in; certificate files are re-read when they change")
+	}
 	fmt.Fprintln(stdout, "Ctrl-C stops the server; running jobs resume when it starts again on the same state directory.")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping the server")

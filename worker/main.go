@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+		return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.ExplainDialError(ctx, err))
 	}
 	defer c.Close()
 	w, err := runner.NewWorker(c, cfg, logger)

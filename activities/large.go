@@ -45,16 +45,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	defer release()
 	obj := in.Object
 	log := a.logger().With("job", in.JobID, "shard", in.Shard, "key", obj.Key)
-	srcRole, dstRole := role{"source", spec.Source.Store}, role{"destination", spec.Destination.Store}
-	src, err := a.resolve(srcRole)
-	if err != nil {
-		return migration.CopyLargeResult{}, err
-	}
-	dst, err := a.resolve(dstRole)
-	if err != nil {
-		return migration.CopyLargeResult{}, err
-	}
-	copier, err := a.copier(spec)
+	src, dst, copier, err := a.largeStores(spec)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
 	}
@@ -62,6 +53,12 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	if err := loadHeartbeat(ctx, &prior); err != nil {
 		log.Warn("ignoring unreadable heartbeat details", "error", err)
 		prior = LargeHeartbeat{}
+	}
+	if r := in.Resume; r != nil && prior.Checkpoint.UploadID == "" {
+		// The upload that CopyLargeParts activities filled.
+		prior.Checkpoint = transfer.Checkpoint{UploadID: r.UploadID, PartSize: r.PartSize, SrcSize: r.SrcSize, SrcETag: r.SrcETag}
+		prior.PartsTotal = r.Parts
+		prior.BytesSent = in.Sent
 	}
 
 	var mu sync.Mutex

@@ -37,6 +37,12 @@ func (h *harness) startNamedWorker(t *testing.T, identity string, slots int) wor
 // pagesByWorker counts the CopyPage activities each worker completed
 // after since, from the histories of the job's shard workflows.
 func (h *harness) pagesByWorker(t *testing.T, since time.Time) map[string]int {
+	return h.activitiesByWorker(t, "CopyPage", since)
+}
+
+// activitiesByWorker counts the activities of a type each worker
+// completed after since, from the histories of the shard workflows.
+func (h *harness) activitiesByWorker(t *testing.T, activity string, since time.Time) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]int{}
@@ -61,7 +67,7 @@ func (h *harness) pagesByWorker(t *testing.T, since time.Time) map[string]int {
 					scheduled[e.EventId] = a.ActivityType.GetName()
 				}
 				if a := e.GetActivityTaskCompletedEventAttributes(); a != nil &&
-					scheduled[a.ScheduledEventId] == "CopyPage" && e.EventTime.AsTime().After(since) {
+					scheduled[a.ScheduledEventId] == activity && e.EventTime.AsTime().After(since) {
 					out[a.Identity]++
 				}
 			}
@@ -188,5 +194,37 @@ func TestJobWorkerStoppedMidJob(t *testing.T) {
 	}
 	if !shrunk {
 		t.Error("the job's fleet never dropped the stopped worker")
+	}
+}
+
+// TestJobSpreadsAHugeObjectOverWorkers: the parts of one object of 1 GiB
+// are copied by activities on both workers, and the object arrives whole,
+// its CRC64 the source's.
+func TestJobSpreadsAHugeObjectOverWorkers(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 10, MaxSize: 1 << 10, Large: 1, LargeSize: 1 << 30, Seed: 33})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.startNamedWorker(t, "left", 2)
+	h.startNamedWorker(t, "right", 2)
+	run := h.startJob(t, "job-spread", baseSpec())
+	res, err := h.wait(t, run, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(st.Objects) {
+		t.Fatalf("status %q, copied %d of %d", res.Status, res.Counts.Copied, st.Objects)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+	chunks := h.activitiesByWorker(t, "CopyLargeParts", time.Time{})
+	t.Logf("runs of parts copied by each worker: %v", chunks)
+	if chunks["left"] == 0 || chunks["right"] == 0 || chunks["left"]+chunks["right"] != 8 {
+		t.Errorf("runs of parts by worker %v: want the 8 runs spread over both workers", chunks)
+	}
+	if res.Counts.BytesSent < 1<<30 || res.Counts.BytesSent > 1<<30+64<<20 {
+		t.Errorf("sent %d bytes for an object of 1 GiB", res.Counts.BytesSent)
 	}
 }

@@ -66,3 +66,43 @@ type ShardWindow struct {
 	Pages int   `json:"pages"`
 	Seq   int64 `json:"seq"`
 }
+
+// DefaultSpreadObjectBytes is JobSpec.SpreadObjectBytes's default.
+const DefaultSpreadObjectBytes = 1 << 30
+
+// Upload is a multipart upload of one large object begun for
+// CopyLargeParts activities to fill (transfer.Upload).
+type Upload struct {
+	UploadID string `json:"uploadId"`
+	PartSize int64  `json:"partSize"`
+	SrcSize  int64  `json:"srcSize"`
+	SrcETag  string `json:"srcETag"`
+	Parts    int    `json:"parts"`
+}
+
+// BeginLargeResult is the upload begun for a large object, or nil when the
+// object is to be copied whole by CopyLarge (its conflict policy skips it,
+// or it is too small to spread).
+type BeginLargeResult struct {
+	Upload *Upload `json:"upload,omitempty"`
+	Fleet  *Fleet  `json:"fleet,omitempty"`
+}
+
+// CopyLargePartsInput asks for parts [From, To) of an upload.
+type CopyLargePartsInput struct {
+	JobID  string      `json:"jobId"`
+	Spec   JobSpec     `json:"spec"`
+	Shard  int         `json:"shard"`
+	Object LargeObject `json:"object"`
+	Upload Upload      `json:"upload"`
+	From   int         `json:"from"`
+	To     int         `json:"to"`
+}
+
+// CopyLargePartsResult reports the bytes a CopyLargeParts activity
+// uploaded, retries included.
+type CopyLargePartsResult struct {
+	Parts int    `json:"parts"`
+	Sent  int64  `json:"sent"`
+	Fleet *Fleet `json:"fleet,omitempty"`
+}

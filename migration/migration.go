@@ -137,6 +137,10 @@ type JobSpec struct {
 	// activity of their own that heartbeats its multipart progress
 	// (default 64 MiB).
 	LargeObjectBytes int64 `json:"largeObjectBytes,omitempty"`
+	// SpreadObjectBytes: objects of at least this size have their parts
+	// copied by eight activities at once, which any workers run, rather
+	// than by one (default 1 GiB; windowed shards only).
+	SpreadObjectBytes int64 `json:"spreadObjectBytes,omitempty"`
 	// MaxAttempts bounds the tries of one object before it is recorded as
 	// failed (default 5).
 	MaxAttempts int `json:"maxAttempts,omitempty"`
@@ -492,6 +496,11 @@ type CopyLargeInput struct {
 	Spec   JobSpec     `json:"spec"`
 	Shard  int         `json:"shard"`
 	Object LargeObject `json:"object"`
+	// Resume, for an object whose parts CopyLargeParts activities copied,
+	// is their upload: the copy uploads what is missing, completes it and
+	// verifies it. Sent is what those activities uploaded.
+	Resume *Upload `json:"resume,omitempty"`
+	Sent   int64   `json:"sent,omitempty"`
 }
 
 // CopyLargeResult reports one large object.

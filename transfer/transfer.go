@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/bucketferry/bucketferry/storage"
@@ -99,16 +100,11 @@ type Result struct {
 // the source's (reported by the source, or computed while streaming) and the
 // sizes must match. Any mismatch is an error of kind storage.KindCorrupt.
 func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
-	if req.DstKey == "" {
-		req.DstKey = req.SrcKey
-	}
+	req = c.fill(req)
 	limits := req.Dst.Limits()
 	threshold := c.opts.MultipartThreshold
 	if limits.MaxPutSize > 0 && threshold > limits.MaxPutSize {
 		threshold = limits.MaxPutSize
-	}
-	if req.Classes == nil {
-		req.Classes = &ClassPolicy{Force: c.opts.StorageClass, Map: c.opts.ClassMap}
 	}
 	if l := req.Listed; l != nil && l.Size < threshold && !storage.IsArchiveClass(l.Meta.StorageClass) {
 		return c.copySingle(ctx, req, nil)
@@ -117,9 +113,8 @@ func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if storage.IsArchiveClass(head.Meta.StorageClass) && !head.Restored {
-		return Result{}, &storage.Error{Kind: storage.KindArchived, Store: req.Src.Name(), Op: "copy", Key: req.SrcKey,
-			Err: fmt.Errorf("object is in storage class %s and not restored; restore it before copying", head.Meta.StorageClass)}
+	if err := archived(req, head); err != nil {
+		return Result{}, err
 	}
 	if head.Size < threshold {
 		return c.copySingle(ctx, req, &head)
@@ -288,34 +283,11 @@ type partState struct {
 }
 
 func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.ObjectInfo, meta storage.Metadata) (Result, error) {
-	dst := req.Dst
-	partSize, err := c.partSize(head.Size, dst.Limits())
-	if err != nil {
-		return Result{}, &storage.Error{Kind: storage.KindInvalid, Store: dst.Name(), Op: "copy", Key: req.DstKey, Err: err}
-	}
-	n := int((head.Size + partSize - 1) / partSize)
-	parts := make([]partState, n)
-	for i := range parts {
-		parts[i].size = min(partSize, head.Size-int64(i)*partSize)
-	}
-	out := Result{Key: req.DstKey, Size: head.Size, Multipart: true, Parts: n}
-
-	cp, reused, err := c.resume(ctx, req, head, partSize, parts)
+	u, parts, reused, err := c.begin(ctx, req, head, meta)
+	out := Result{Key: req.DstKey, Size: head.Size, Multipart: true, Parts: len(parts), PartsReused: reused}
 	if err != nil {
 		return out, err
 	}
-	if cp.UploadID == "" {
-		id, err := dst.InitMultipart(ctx, req.DstKey, meta)
-		if err != nil {
-			return out, err
-		}
-		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
-	}
-	out.PartsReused = reused
-	if err := c.abortOthers(ctx, req, cp.UploadID); err != nil {
-		return out, err
-	}
-
 	var mu sync.Mutex // guards parts, done counters and Progress calls
 	done, doneBytes := 0, int64(0)
 	for _, p := range parts {
@@ -326,69 +298,251 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 	}
 	report := func() {
 		if req.Progress != nil {
-			req.Progress(Progress{Checkpoint: cp, PartsDone: done, PartsTotal: n, BytesDone: doneBytes})
+			req.Progress(Progress{Checkpoint: u.Checkpoint, PartsDone: done, PartsTotal: u.Parts, BytesDone: doneBytes})
 		}
 	}
 	report()
-
 	var read, written atomic.Int64
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	for range min(c.opts.PartsInFlight, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				st, err := c.copyPart(ctx, req, head, cp.UploadID, i, partSize, parts[i].size, &read, &written)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					continue
-				}
-				mu.Lock()
-				parts[i] = st
-				done++
-				doneBytes += st.size
-				report()
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for i := range parts {
-		if parts[i].done {
-			continue
-		}
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
+	err = c.runParts(ctx, req, head, u, parts, 0, len(parts), &read, &written, func(i int, st partState) {
+		mu.Lock()
+		defer mu.Unlock()
+		parts[i] = st
+		done++
+		doneBytes += st.size
+		report()
+	})
 	out.BytesRead, out.BytesWritten = read.Load(), written.Load()
-	if firstErr != nil {
+	if err != nil {
 		// The upload is kept so that a retry resumes it from the checkpoint.
-		return out, firstErr
-	}
-	if err := ctx.Err(); err != nil {
 		return out, err
 	}
-
-	want, err := c.wholeCRC(ctx, req, head, parts, partSize, &read)
+	res, err := c.finish(ctx, req, head, u, parts, &read)
 	out.BytesRead = read.Load()
+	out.ETag, out.CRC64 = res.ETag, res.CRC64
+	return out, err
+}
+
+// Upload is a multipart copy under way: its checkpoint and its number of
+// parts. BeginMultipart, CopyParts and FinishMultipart copy one object
+// with its parts spread over several calls, on several workers.
+type Upload struct {
+	Checkpoint
+	Parts int `json:"parts"`
+}
+
+// PartsResult reports the parts one CopyParts call made sure of.
+type PartsResult struct {
+	// Parts are the parts of the range, uploaded now or before, with the
+	// CRC64s computed while streaming where this call uploaded them.
+	Parts        []storage.Part
+	Reused       int   // found uploaded already
+	BytesRead    int64 // from the source, retries included
+	BytesWritten int64
+}
+
+// BeginMultipart starts the multipart copy of req's object for CopyParts
+// calls to fill: it resumes req.Resume when that upload is still there and
+// the source unchanged, and otherwise initiates a new upload.
+func (c *Copier) BeginMultipart(ctx context.Context, req Request) (Upload, error) {
+	req = c.fill(req)
+	head, err := req.Src.Head(ctx, req.SrcKey)
+	if err != nil {
+		return Upload{}, err
+	}
+	if err := archived(req, head); err != nil {
+		return Upload{}, err
+	}
+	u, _, _, err := c.begin(ctx, req, head, req.Classes.apply(head.Meta))
+	return u, err
+}
+
+// CopyParts uploads the parts [from, to) of u not uploaded yet, reading the
+// version of the source u was begun on.
+func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to int) (PartsResult, error) {
+	req = c.fill(req)
+	head := storage.ObjectInfo{Key: req.SrcKey, Size: u.SrcSize, ETag: u.SrcETag}
+	parts := plannedParts(head.Size, u.PartSize)
+	if from < 0 || to > len(parts) || from >= to || len(parts) != u.Parts {
+		return PartsResult{}, &storage.Error{Kind: storage.KindInvalid, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
+			Err: fmt.Errorf("parts [%d, %d) of an upload of %d parts", from, to, u.Parts)}
+	}
+	var out PartsResult
+	listed, err := req.Dst.ListParts(ctx, req.DstKey, u.UploadID)
 	if err != nil {
 		return out, err
 	}
-	list := make([]storage.Part, n)
+	out.Reused = reuseParts(parts, listed)
+	var mu sync.Mutex
+	var read, written atomic.Int64
+	err = c.runParts(ctx, req, head, u, parts, from, to, &read, &written, func(i int, st partState) {
+		mu.Lock()
+		defer mu.Unlock()
+		parts[i] = st
+		if req.Progress != nil {
+			req.Progress(Progress{Checkpoint: u.Checkpoint, PartsTotal: u.Parts})
+		}
+	})
+	out.BytesRead, out.BytesWritten = read.Load(), written.Load()
+	if err != nil {
+		return out, err
+	}
+	for i := from; i < to; i++ {
+		p := parts[i]
+		out.Parts = append(out.Parts, storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: p.hasCRC})
+	}
+	return out, nil
+}
+
+// FinishMultipart completes u once CopyParts calls have uploaded every
+// part, and verifies the object as Copy does. known are parts the calls
+// reported, for their CRC64s: a part whose CRC64 neither they nor the
+// destination know is read again when the source has no CRC64 of its own.
+func (c *Copier) FinishMultipart(ctx context.Context, req Request, u Upload, known []storage.Part) (Result, error) {
+	req = c.fill(req)
+	out := Result{Key: req.DstKey, Size: u.SrcSize, Multipart: true, Parts: u.Parts}
+	head, err := req.Src.Head(ctx, req.SrcKey)
+	if err != nil {
+		return out, err
+	}
+	if err := sameVersion(req, storage.ObjectInfo{Size: u.SrcSize, ETag: u.SrcETag}, head); err != nil {
+		return out, err
+	}
+	parts := plannedParts(head.Size, u.PartSize)
+	listed, err := req.Dst.ListParts(ctx, req.DstKey, u.UploadID)
+	if err != nil {
+		return out, err
+	}
+	reuseParts(parts, listed)
+	for _, k := range known {
+		if i := k.Number - 1; i >= 0 && i < len(parts) && parts[i].done && !parts[i].hasCRC && k.HasCRC64 && k.Size == parts[i].size {
+			parts[i].crc, parts[i].hasCRC = k.CRC64, true
+		}
+	}
+	for i, p := range parts {
+		if !p.done {
+			return out, &storage.Error{Kind: storage.KindTransient, Store: req.Dst.Name(), Op: "complete", Key: req.DstKey,
+				Err: fmt.Errorf("part %d of %d is not uploaded", i+1, len(parts))}
+		}
+	}
+	var read atomic.Int64
+	res, err := c.finish(ctx, req, head, u, parts, &read)
+	res.BytesRead = read.Load()
+	return res, err
+}
+
+// fill applies the Copier's defaults to a request.
+func (c *Copier) fill(req Request) Request {
+	if req.DstKey == "" {
+		req.DstKey = req.SrcKey
+	}
+	if req.Classes == nil {
+		req.Classes = &ClassPolicy{Force: c.opts.StorageClass, Map: c.opts.ClassMap}
+	}
+	return req
+}
+
+// archived fails the copy of an archived object not restored.
+func archived(req Request, head storage.ObjectInfo) error {
+	if storage.IsArchiveClass(head.Meta.StorageClass) && !head.Restored {
+		return &storage.Error{Kind: storage.KindArchived, Store: req.Src.Name(), Op: "copy", Key: req.SrcKey,
+			Err: fmt.Errorf("object is in storage class %s and not restored; restore it before copying", head.Meta.StorageClass)}
+	}
+	return nil
+}
+
+// plannedParts are the parts of an object of size bytes, none done.
+func plannedParts(size, partSize int64) []partState {
+	parts := make([]partState, (size+partSize-1)/partSize)
+	for i := range parts {
+		parts[i].size = min(partSize, size-int64(i)*partSize)
+	}
+	return parts
+}
+
+// reuseParts marks done the listed parts that belong to the plan, and
+// counts them.
+func reuseParts(parts []partState, listed []storage.Part) int {
+	reused := 0
+	for _, p := range listed {
+		i := p.Number - 1
+		if i < 0 || i >= len(parts) || p.Size != parts[i].size {
+			continue // not a part of this plan: it gets overwritten
+		}
+		parts[i] = partState{size: p.Size, crc: p.CRC64, hasCRC: p.HasCRC64, etag: p.ETag, done: true}
+		reused++
+	}
+	return reused
+}
+
+// begin plans the parts, resumes the upload of req.Resume or initiates
+// one, and aborts the key's other uploads.
+func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo, meta storage.Metadata) (Upload, []partState, int, error) {
+	dst := req.Dst
+	partSize, err := c.partSize(head.Size, dst.Limits())
+	if err != nil {
+		return Upload{}, nil, 0, &storage.Error{Kind: storage.KindInvalid, Store: dst.Name(), Op: "copy", Key: req.DstKey, Err: err}
+	}
+	parts := plannedParts(head.Size, partSize)
+	cp, reused, err := c.resume(ctx, req, head, partSize, parts)
+	if err != nil {
+		return Upload{}, parts, 0, err
+	}
+	if cp.UploadID == "" {
+		id, err := dst.InitMultipart(ctx, req.DstKey, meta)
+		if err != nil {
+			return Upload{}, parts, 0, err
+		}
+		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
+	}
+	u := Upload{Checkpoint: cp, Parts: len(parts)}
+	if err := c.abortOthers(ctx, req, cp.UploadID); err != nil {
+		return u, parts, reused, err
+	}
+	return u, parts, reused, nil
+}
+
+// runParts uploads the parts of [from, to) not done, PartsInFlight at
+// once, calling done after each; the first failure stops the others.
+func (c *Copier) runParts(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState, from, to int,
+	read, written *atomic.Int64, done func(int, partState)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, min(c.opts.PartsInFlight, to-from)))
+	for i := from; i < to; i++ {
+		if parts[i].done {
+			continue
+		}
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			st, err := c.copyPart(gctx, req, head, u.UploadID, i, u.PartSize, parts[i].size, read, written)
+			if err != nil {
+				return err
+			}
+			done(i, st)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// finish completes the upload of every part and verifies the object.
+func (c *Copier) finish(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState, read *atomic.Int64) (Result, error) {
+	out := Result{Key: req.DstKey, Size: head.Size, Multipart: true, Parts: len(parts)}
+	want, err := c.wholeCRC(ctx, req, head, parts, u.PartSize, read)
+	if err != nil {
+		return out, err
+	}
+	list := make([]storage.Part, len(parts))
 	for i, p := range parts {
 		list[i] = storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: true}
 	}
-	res, err := dst.CompleteMultipart(ctx, req.DstKey, cp.UploadID, list)
+	res, err := req.Dst.CompleteMultipart(ctx, req.DstKey, u.UploadID, list)
 	if err != nil {
 		return out, err
 	}
@@ -438,16 +592,7 @@ func (c *Copier) resume(ctx context.Context, req Request, head storage.ObjectInf
 	if err != nil {
 		return Checkpoint{}, 0, err
 	}
-	reused := 0
-	for _, p := range listed {
-		i := p.Number - 1
-		if i < 0 || i >= len(parts) || p.Size != parts[i].size {
-			continue // not a part of this plan: it gets overwritten
-		}
-		parts[i] = partState{size: p.Size, crc: p.CRC64, hasCRC: p.HasCRC64, etag: p.ETag, done: true}
-		reused++
-	}
-	return *cp, reused, nil
+	return *cp, reuseParts(parts, listed), nil
 }
 
 // wholeCRC is the CRC64 the completed object must have: the source's own when

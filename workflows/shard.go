@@ -42,6 +42,7 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 	}
 	s := newShard(ctx, in)
 	s.useWindow(ctx)
+	s.useSpread(ctx)
 	return s.run(ctx)
 }
 
@@ -84,6 +85,11 @@ type shard struct {
 	fleet    *migration.Fleet // newest fleet view not yet reported
 	// reportedInFlight is the InFlight of the last report.
 	reportedInFlight int
+	// Spread large objects (spread.go): spreading counts their
+	// activities in flight.
+	spread     bool
+	spreading  int
+	spreadObjs int // spread objects before their final CopyLarge
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
@@ -214,6 +220,10 @@ func (s *shard) onPage(ctx workflow.Context, what string, res migration.CopyPage
 func (s *shard) startLarge(ctx workflow.Context) {
 	obj := s.queue[0]
 	s.queue = s.queue[1:]
+	if s.spreads(obj) {
+		s.startSpread(ctx, obj)
+		return
+	}
 	summary := fmt.Sprintf("large %q (%s)", obj.Key, humanBytes(obj.Size))
 	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
 		StartToCloseTimeout: largeTimeout,
@@ -304,7 +314,9 @@ func (s *shard) report(done *migration.ShardResult) migration.ShardReport {
 
 // inFlight counts the shard's activities scheduled or running.
 func (s *shard) inFlight() int {
-	n := s.large + s.copying
+	// A spread object counts its activities, not itself, until its
+	// final CopyLarge.
+	n := s.large - s.spreadObjs + s.copying + s.spreading
 	if s.paging || s.listing {
 		n++
 	}

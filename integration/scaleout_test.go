@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
+	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // startNamedWorker runs a worker with its own identity and at most slots
@@ -101,7 +104,15 @@ func TestJobWorkersJoinMidJob(t *testing.T) {
 	run := h.startJob(t, "job-join", spec)
 	h.waitStarted(t)
 
+	// A worker's first heartbeat may come before its slots are known: the
+	// job learns of them from a later one.
 	p := h.progress(t, run.GetID())
+	for ; p.Status == migration.StatusRunning; p = h.progress(t, run.GetID()) {
+		if p.Fleet != nil && p.Fleet.Workers == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if p.Fleet == nil || p.Fleet.Workers != 1 || p.Fleet.Slots != 2 {
 		t.Fatalf("fleet before the join %+v, want 1 worker with 2 slots", p.Fleet)
 	}
@@ -141,6 +152,7 @@ func TestJobWorkersJoinMidJob(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
 	}
+	h.recordHistories(t, "job-join", "job-join/shard-00000")
 	pages := h.pagesByWorker(t, joined)
 	total := pages["first"] + pages["second"] + pages["third"]
 	t.Logf("pages completed after the join: %v", pages)
@@ -219,6 +231,7 @@ func TestJobSpreadsAHugeObjectOverWorkers(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
 	}
+	h.recordHistories(t, "job-spread", "job-spread/shard-00000")
 	chunks := h.activitiesByWorker(t, "CopyLargeParts", time.Time{})
 	t.Logf("runs of parts copied by each worker: %v", chunks)
 	if chunks["left"] == 0 || chunks["right"] == 0 || chunks["left"]+chunks["right"] != 8 {
@@ -226,5 +239,17 @@ func TestJobSpreadsAHugeObjectOverWorkers(t *testing.T) {
 	}
 	if res.Counts.BytesSent < 1<<30 || res.Counts.BytesSent > 1<<30+64<<20 {
 		t.Errorf("sent %d bytes for an object of 1 GiB", res.Counts.BytesSent)
+	}
+}
+
+// recordHistories adds the workflows' histories to the replay corpus
+// (workflows/testdata) when BUCKETFERRY_RECORD_HISTORIES=1.
+func (h *harness) recordHistories(t *testing.T, ids ...string) {
+	t.Helper()
+	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") != "1" {
+		return
+	}
+	if err := workflows.RecordHistories(context.Background(), h.c, filepath.Join("..", "workflows", "testdata"), ids...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -79,6 +79,7 @@ type scaleInfo struct {
 	RSSSamples        []rssSample `json:"rssSamples"`
 	WorkflowRuns      int         `json:"workflowRuns"`
 	MaxHistoryLength  int64       `json:"maxHistoryLength"`
+	HistoryEvents     int64       `json:"historyEvents"` // of every run of every workflow
 	MaxHistoryRun     string      `json:"maxHistoryRun"`
 	SQLiteBytes       int64       `json:"sqliteBytes"`
 	ServerPeakRSS     int64       `json:"serverPeakRssBytes"`

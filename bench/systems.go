@@ -274,6 +274,7 @@ func histories(ctx context.Context, c client.Client, s *scaleInfo) error {
 				return fmt.Errorf("describe %s: %w", ex.Execution.WorkflowId, err)
 			}
 			s.WorkflowRuns++
+			s.HistoryEvents += d.WorkflowExecutionInfo.HistoryLength
 			if n := d.WorkflowExecutionInfo.HistoryLength; n > s.MaxHistoryLength {
 				s.MaxHistoryLength = n
 				s.MaxHistoryRun = ex.Execution.WorkflowId + "/" + ex.Execution.RunId

@@ -2,7 +2,7 @@
 // how many activity slots they have, from the heartbeats that the Temporal
 // SDK of every worker sends the server (ListWorkers). A job sizes the work
 // it offers from it: enough to fill every slot of every live worker, so
-// that each worker that joins adds speed (docs/scaling.md).
+// that each worker that joins adds speed (docs/scale.md).
 package fleet
 
 import (

@@ -107,7 +107,7 @@ type Concurrency struct {
 	LargeObjects int `json:"largeObjects,omitempty"`
 	// Activities, when set, caps the page activities the whole job keeps
 	// in flight. Unset, the job offers as many as the workers polling its
-	// task queue have slots, plus a quarter (see docs/scaling.md).
+	// task queue have slots, plus a quarter (see docs/scale.md).
 	Activities int `json:"activities,omitempty"`
 }
 

@@ -281,10 +281,13 @@ func sampleProgress() migration.Progress {
 func TestRenderProgress(t *testing.T) {
 	v := jobView{id: "job-1", now: time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC), hints: hints{job: "job-1", configPath: "w.yaml"}}
 	p := sampleProgress()
+	p.Fleet = &migration.Fleet{Workers: 3, Slots: 48, Used: 40}
+	p.Window, p.Activities = 60, 55
 	v.progress = &p
 	got := strings.Join(renderProgress(v), "\n")
 	for _, want := range []string{
 		"job job-1: running",
+		"workers   3 with 48 activity slots (40 busy); window 60 pages, 55 activities in flight",
 		"shards    16 of 64 done, 16 running, 32 pending",
 		"copied    123,456 objects, 45.0 GiB",
 		"skipped   1,234 objects, 2.0 GiB",
@@ -302,7 +305,7 @@ func TestRenderProgress(t *testing.T) {
 	}
 
 	line := progressLine(v)
-	for _, want := range []string{"running", "shards 16/64 done", "copied 123,456 (45.0 GiB)", "failed 12", "85.3 MiB/s", "ETA ~3h00m"} {
+	for _, want := range []string{"running", "shards 16/64 done", "workers 3 (48 slots)", "copied 123,456 (45.0 GiB)", "failed 12", "85.3 MiB/s", "ETA ~3h00m"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line lacks %q: %s", want, line)
 		}

@@ -67,6 +67,9 @@ func renderProgress(v jobView) []string {
 			formatCount(int64(p.Shards.Done)), formatCount(int64(p.Shards.Total)),
 			formatCount(int64(p.Shards.Running)), formatCount(int64(p.Shards.Pending))))
 	}
+	if w := workersLine(p); w != "" {
+		lines = append(lines, "  workers   "+w)
+	}
 	lines = append(lines, countLines(p.Counts)...)
 	lines = append(lines, fmt.Sprintf("  rate      %s, %s", formatByteRate(p.BytesPerSecond), formatObjectRate(p.ObjectsPerSecond)))
 	timing := "  elapsed   " + formatDuration(elapsed)
@@ -79,6 +82,16 @@ func renderProgress(v jobView) []string {
 	}
 	lines = append(lines, failureLines(p.Counts.Failed, p.FailureSample, p.FailureLog, v.hints, liveFailureLines)...)
 	return lines
+}
+
+// workersLine tells the fleet serving a job and the work it offers them.
+func workersLine(p *migration.Progress) string {
+	f := p.Fleet
+	if f == nil || p.Window == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d with %d activity slots (%d busy); window %d pages, %d activities in flight",
+		f.Workers, f.Slots, f.Used, p.Window, p.Activities)
 }
 
 func countLines(c migration.Counts) []string {
@@ -126,6 +139,9 @@ func progressLine(v jobView) string {
 	b.WriteString(string(p.Status))
 	if p.Shards.Total > 0 {
 		fmt.Fprintf(&b, "  shards %d/%d done, %d running", p.Shards.Done, p.Shards.Total, p.Shards.Running)
+	}
+	if f := p.Fleet; f != nil && p.Window > 0 {
+		fmt.Fprintf(&b, "  workers %d (%d slots)", f.Workers, f.Slots)
 	}
 	c := p.Counts
 	fmt.Fprintf(&b, "  copied %s (%s)  skipped %s (%s)  failed %s",

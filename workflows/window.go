@@ -16,7 +16,7 @@ import (
 // keys and returns only where each range of them ends; up to Window
 // CopyPage activities each copy one range, listing it again. The job sizes
 // the windows from the slots of the workers polling the task queue, so
-// that every worker that joins gets work at once (docs/scaling.md).
+// that every worker that joins gets work at once (docs/scale.md).
 //
 // The shard's Cursor is then the last key listed, and the ranges listed but
 // not yet copied travel across continue-as-new in ShardInput.Ranges; a run

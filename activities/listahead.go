@@ -34,7 +34,11 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	after := max(in.After, in.Shard.After)
 	var keys []string
 	done := false
-	for range listAheadRequests {
+	requests := listAheadRequests
+	if in.Listings > 0 {
+		requests = min(in.Listings, listAheadRequests)
+	}
+	for range requests {
 		page, err := list(ctx, src, storage.ListOptions{
 			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(keys)),
 		})

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bucketferry/bucketferry/migration"
@@ -76,6 +77,7 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 	} else {
 		p := newPlanner(src, spec.Source.Prefix, spec.PageSize, spec.Shards)
 		p.tick = func() { heartbeat(ctx, p.probes) }
+		p.deadline = time.Now().Add(planTime)
 		shards, err = p.plan(ctx)
 		if err != nil {
 			if storage.IsRetryable(err) || ctx.Err() != nil {
@@ -119,6 +121,13 @@ const (
 	// Big segments keep their first page for their expansion, up to this
 	// many keys in all.
 	planCachedKeys = 100000
+	// planTime bounds the probing in time as well: each probe waits for
+	// the store, and against a far-away one (a second a request) the
+	// trie descent took 37 s for 20,000 keys, all of it before the first
+	// copy. Windowed shards list ahead and copy many pages at once, so a
+	// coarser plan costs little speed; the budget's end keeps the
+	// segments found so far.
+	planTime = 5 * time.Second
 )
 
 type segState int
@@ -171,6 +180,8 @@ type planner struct {
 	cached   int // keys of the first pages kept for big segments
 	tick     func()
 	segs     []*segment
+	// deadline, when set, ends the probing as the budget does.
+	deadline time.Time
 }
 
 var errBudget = errors.New("probe budget exhausted")
@@ -186,7 +197,7 @@ func (p *planner) list(ctx context.Context, opts storage.ListOptions) (storage.P
 	if err := ctx.Err(); err != nil {
 		return storage.Page{}, err
 	}
-	if p.probes >= p.budget {
+	if p.probes >= p.budget || (p.probes > 0 && !p.deadline.IsZero() && time.Now().After(p.deadline)) {
 		return storage.Page{}, errBudget
 	}
 	p.probes++

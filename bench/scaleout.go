@@ -237,8 +237,10 @@ log:
 	}
 	jctx, cancel := context.WithTimeout(ctx, 10*time.Minute+time.Duration(set.Objects)*20*time.Millisecond)
 	defer cancel()
+	stopWatch := watchJob(jctx, c, run.GetID(), start)
 	var res migration.JobResult
 	err = run.Get(jctx, &res)
+	stopWatch()
 	elapsed := time.Since(start)
 	for _, p := range procs {
 		r.PeakRSS = max(r.PeakRSS, procStatus(p.PID(), "VmHWM"))
@@ -250,4 +252,36 @@ log:
 		return 0, fmt.Errorf("job %s: copied %d of %d, failed %d", res.Status, res.Counts.Copied, set.Objects, res.Counts.Failed)
 	}
 	return elapsed, nil
+}
+
+// watchJob prints the job's progress every 5 s: how the window follows
+// the fleet.
+func watchJob(ctx context.Context, c client.Client, id string, start time.Time) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			v, err := c.QueryWorkflow(ctx, id, "", migration.QueryProgress)
+			var p migration.Progress
+			if err != nil || v.Get(&p) != nil {
+				continue
+			}
+			var slots, workers int
+			if p.Fleet != nil {
+				slots, workers = p.Fleet.Slots, p.Fleet.Workers
+			}
+			fmt.Printf("bench:     %3.0f s: %s, shards %d/%d (%d running), %d workers %d slots, window %d, %d activities, copied %d, %.0f objects/s\n",
+				time.Since(start).Seconds(), p.Status, p.Shards.Done, p.Shards.Total, p.Shards.Running, workers, slots,
+				p.Window, p.Activities, p.Counts.Copied, p.ObjectsPerSecond)
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -49,6 +49,9 @@ type ListAheadInput struct {
 	After   string  `json:"after,omitempty"`
 	Ranges  int     `json:"ranges"`
 	MinKeys int     `json:"minKeys"`
+	// Listings bounds the listing requests (default 4); a shard with
+	// nothing to copy asks for one, to start copying a request sooner.
+	Listings int `json:"listings,omitempty"`
 }
 
 // ListAheadResult is the last key of each range listed, in order, and

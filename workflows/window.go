@@ -91,13 +91,19 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 		RetryPolicy:         retryPolicy(s.spec),
 		Summary:             summary,
 	})
-	var a *activities.Activities
-	f := workflow.ExecuteActivity(actx, a.ListAhead, migration.ListAheadInput{
+	in := migration.ListAheadInput{
 		JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard, After: after, Ranges: ranges,
 		// Each copy of a range keeps its objects' pool busy for at least
 		// two rounds.
 		MinKeys: 2 * s.spec.Concurrency.Objects,
-	})
+	}
+	if s.copying == 0 {
+		// Nothing to copy meanwhile: one listing, and copies start after
+		// one round trip to the store.
+		in.Listings = 1
+	}
+	var a *activities.Activities
+	f := workflow.ExecuteActivity(actx, a.ListAhead, in)
 	s.listing = true
 	s.sel.AddFuture(f, func(f workflow.Future) {
 		s.listing = false

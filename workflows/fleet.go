@@ -126,15 +126,19 @@ func (j *job) rebalance(ctx workflow.Context) {
 		j.sent[index] = parts[i]
 		j.st.WindowSeq++
 		sig := migration.ShardWindow{Pages: parts[i], Seq: j.st.WindowSeq}
-		f := workflow.SignalExternalWorkflow(ctx, ShardWorkflowID(j.id, index), "", migration.SignalShardWindow, sig)
-		j.signaling++
-		j.sel.AddFuture(f, func(f workflow.Future) {
-			j.signaling--
-			// A shard that ended meanwhile needs no window.
-			_ = f.Get(ctx, nil)
-		})
+		// A shard that ended meanwhile needs no window: the outcome is not
+		// read, only waited for before the run hands over.
+		j.signaling = append(j.signaling, workflow.SignalExternalWorkflow(ctx, ShardWorkflowID(j.id, index), "", migration.SignalShardWindow, sig))
 	}
 	j.showFleet(ctx)
+}
+
+// signalsDelivered reports whether every window signal sent has been
+// delivered (or has failed): a run hands over only then, since signals in
+// flight when it closes are dropped.
+func (j *job) signalsDelivered() bool {
+	j.signaling = slices.DeleteFunc(j.signaling, func(f workflow.Future) bool { return f.IsReady() })
+	return len(j.signaling) == 0
 }
 
 // started reports whether the shard can be signalled: not a child of this

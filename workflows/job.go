@@ -90,7 +90,7 @@ type job struct {
 	sized     bool
 	pages     map[int]int
 	sent      map[int]int
-	signaling int
+	signaling []workflow.Future
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -204,8 +204,8 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			// report or end waiting in this run. (And only after some
 			// progress of this run's own, so that runs never follow each
 			// other doing nothing.) No shard starts meanwhile.
-			if !j.allStarted() || !controlIdle(ctx) || j.signaling > 0 {
-				if err := workflow.Await(ctx, func() bool { return j.allStarted() && controlIdle(ctx) && j.signaling == 0 }); err != nil {
+			if !j.allStarted() || !controlIdle(ctx) || !j.signalsDelivered() {
+				if err := workflow.Await(ctx, func() bool { return j.allStarted() && controlIdle(ctx) && j.signalsDelivered() }); err != nil {
 					j.canceled = true
 				}
 				continue

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/mock"
+
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -116,6 +118,39 @@ func TestAllot(t *testing.T) {
 	} {
 		if got := allot(c.t, c.demands); !slices.Equal(got, c.want) {
 			t.Errorf("allot(%d, %v) = %v, want %v", c.t, c.demands, got, c.want)
+		}
+	}
+}
+
+// TestSizedJobWithShardWorkflows: a job whose planner saw two workers of 4
+// slots offers them 10 pages over its shards, which copy ranges of their
+// keys in windows; everything is copied once and counted once.
+func TestSizedJobWithShardWorkflows(t *testing.T) {
+	env := newEnv(t)
+	Register(env)
+	b := manyObjects(90)
+	mockBucket(env, b)
+	fleet := &migration.Fleet{Workers: 2, Slots: 8}
+	env.OnActivity(a.Plan, mock.Anything, mock.Anything).Return(
+		migration.PlanResult{Shards: keyPlan("kd", "kg"), Fleet: fleet}, nil)
+	spec := testSpec()
+	spec.Concurrency.Shards = 2
+	env.ExecuteWorkflow(migration.JobWorkflow, migration.JobInput{Spec: spec})
+
+	var res migration.JobResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatalf("job failed: %v", err)
+	}
+	if want := b.totals(migration.Shard{}); res.Counts != want || res.Status != migration.StatusSucceeded {
+		t.Errorf("result %+v, want counts %+v, succeeded", res, want)
+	}
+	progress := query(t, env)
+	if progress.Window != 8+2 || progress.Fleet == nil || progress.Fleet.Slots != 8 {
+		t.Errorf("progress %+v: want a window of 10 pages for 8 slots", progress)
+	}
+	for _, p := range b.pages {
+		if p.Shard.Before == "" {
+			t.Errorf("page %d of shard %d is not a range: %+v", p.Page, p.Shard.Index, p.Shard)
 		}
 	}
 }

@@ -70,9 +70,10 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	}
 	maxRanges := max(in.Ranges, 1)
 	if done {
-		// The shard's last keys: smaller ranges, so that the end of the
-		// shard is copied by many workers at once rather than by one page.
-		maxRanges *= 2
+		// The shard's last keys (at most four pages): ranges of MinKeys,
+		// so that the end of the shard is copied by many workers at once
+		// and the job's last pages end soon after one another.
+		maxRanges = len(keys)
 	}
 	return migration.ListAheadResult{
 		Bounds: cutRanges(keys, maxRanges, spec.PageSize, in.MinKeys),

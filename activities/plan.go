@@ -127,7 +127,7 @@ const (
 	// copy. Windowed shards list ahead and copy many pages at once, so a
 	// coarser plan costs little speed; the budget's end keeps the
 	// segments found so far.
-	planTime = 5 * time.Second
+	planTime = 2 * time.Second
 )
 
 type segState int

@@ -31,6 +31,11 @@ import (
 // fixed window of sequential shards.
 const fleetVersion = "fleet-window"
 
+// maxShardPages caps one shard's window: a run past 2,000 pending
+// activities is stuck, and at the end of a job one shard may be the only
+// one left to take the whole window.
+const maxShardPages = 500
+
 // pagesPerShard is about how many pages of the window one shard copies at
 // once: enough for its listing to keep ahead, few enough that the job runs
 // many shards and a shard's end leaves little of the window idle.
@@ -80,7 +85,7 @@ func (j *job) firstWindow() int {
 		return 0
 	}
 	shards := min(j.shardWindow(), len(j.st.Running)+len(j.st.Plan)-j.st.NextShard)
-	return max(1, t/max(shards, 1))
+	return min(max(1, t/max(shards, 1)), maxShardPages)
 }
 
 // noteReport takes what a report tells of the fleet and of the shard's
@@ -196,7 +201,7 @@ func allot(t int, demands []int) []int {
 		break
 	}
 	for i := range parts {
-		parts[i] = max(parts[i], 1)
+		parts[i] = min(max(parts[i], 1), maxShardPages)
 	}
 	return parts
 }

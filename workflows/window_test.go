@@ -115,6 +115,8 @@ func TestAllot(t *testing.T) {
 		{60, []int{0, 3, 4}, []int{1, 3, 4}},
 		// Fewer pages than shards: one each all the same.
 		{2, []int{-1, -1, -1}, []int{1, 1, 1}},
+		// One shard left never takes more than a run can hold.
+		{5000, []int{-1}, []int{maxShardPages}},
 	} {
 		if got := allot(c.t, c.demands); !slices.Equal(got, c.want) {
 			t.Errorf("allot(%d, %v) = %v, want %v", c.t, c.demands, got, c.want)

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/outage"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
 )
@@ -45,8 +46,13 @@ type Activities struct {
 	// and source body bytes over all jobs; 0 is unlimited.
 	MaxRequestsPerSecond float64
 	MaxBytesPerSecond    int64
+	// Signaler tells jobs that a store is out and when it answers again
+	// (outage.go); nil: the activities wait outages out all the same,
+	// without telling.
+	Signaler JobSignaler
 
 	limiters limiterSet
+	outages  outage.Tracker
 }
 
 // Register registers the activities under their method names (Plan,

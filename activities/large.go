@@ -80,6 +80,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
 			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base}
 		mu.Unlock()
+		a.answered(src, dst) // a part moved: neither store is out
 		heartbeat(ctx, details())
 	}
 
@@ -103,7 +104,11 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 			log.Info("resuming multipart copy", "uploadId", cp.UploadID, "partsDone", prior.PartsDone)
 		}
 		stop := ticker(ctx, details)
-		res, err = copier.Copy(ctx, req)
+		res, err = a.copyThroughOutages(ctx, in.JobID, copier, req, names(src, srcRole, dst, dstRole), spec, func() (transfer.Checkpoint, int) {
+			mu.Lock()
+			defer mu.Unlock()
+			return hb.Checkpoint, hb.PartsDone
+		})
 		stop()
 	}
 	sent := prior.BytesSent + res.BytesWritten
@@ -202,4 +207,34 @@ func largeSkip(ctx context.Context, spec migration.JobSpec, src storage.Store, o
 		return !st && err == nil, err
 	}
 	return false, nil
+}
+
+// copyThroughOutages copies a large object, waiting out outages of its
+// stores (outage.go) inside the attempt. A try that failed with an error of
+// an outage kind goes on from its checkpoint at once when it uploaded parts
+// (a long copy outlives many brief failures; every round needs new parts,
+// so this ends), and after a wait when its stores are out: neither spends
+// the object's budget nor the parts already uploaded. BytesWritten of the
+// result counts every try.
+func (a *Activities) copyThroughOutages(ctx context.Context, job string, copier *transfer.Copier, req transfer.Request,
+	n storeNames, spec migration.JobSpec, state func() (transfer.Checkpoint, int)) (transfer.Result, error) {
+	wait := backoff(spec)
+	var written int64
+	for {
+		mark := a.mark(req.Src, req.Dst)
+		_, before := state()
+		res, err := copier.Copy(ctx, req)
+		written += res.BytesWritten
+		res.BytesWritten = written
+		if err == nil || ctx.Err() != nil || !storage.IsOutage(err) {
+			return res, err
+		}
+		cp, after := state()
+		if after <= before && !a.waitOutage(ctx, job, n, req.Src.Name(), mark, err, &wait, nil) {
+			return res, err
+		}
+		if cp.UploadID != "" {
+			req.Resume = &cp
+		}
+	}
 }

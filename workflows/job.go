@@ -47,6 +47,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err := j.registerLimits(ctx); err != nil {
 		return migration.JobResult{}, err
 	}
+	j.watchStalls(ctx)
 	j.upsert(ctx, true)
 	if in.State == nil {
 		if err := j.plan(ctx); err != nil {
@@ -76,8 +77,9 @@ type job struct {
 	children   []*child         // started by this run and not yet ended
 	ended      []endedShard     // children ended, waiting for the reports before them
 	canceled   bool
-	progressed bool     // a report or a shard's end came in this run
-	ctl        *control // pause and resume (control.go)
+	progressed bool                    // a report or a shard's end came in this run
+	ctl        *control                // pause and resume (control.go)
+	stalls     workflow.ReceiveChannel // stall signals (stall.go)
 	// inFlight is each running shard's last reported activities in
 	// flight, for the pacing query. It is not carried across
 	// continue-as-new: the next run counts one per shard until it hears.
@@ -362,6 +364,7 @@ func (j *job) activitiesInFlight() int {
 }
 
 func (j *job) continueAsNew(ctx workflow.Context) error {
+	j.drainStalls(ctx)
 	st := j.st
 	st.Runs++
 	j.logger.Info("Job continues as new", "run", st.Runs, "nextShard", st.NextShard,
@@ -474,6 +477,7 @@ func (j *job) progress(ctx workflow.Context) migration.Progress {
 		FailureSample: slices.Clone(j.st.Failures),
 		FailureLog:    *j.spec.FailureLog,
 		Error:         j.errMsg,
+		Stalls:        slices.Clone(j.st.Stalls),
 	}
 	p.BytesPerSecond, p.ObjectsPerSecond = rates(j.st.Samples, now, j.st.Counts)
 	return p

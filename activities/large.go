@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,23 @@ type LargeHeartbeat struct {
 	BytesDone  int64               `json:"bytesDone"`
 	// BytesSent counts the uploads of every attempt so far.
 	BytesSent int64 `json:"bytesSent"`
+	// Uploads are the multipart uploads this copy initiated, over all its
+	// attempts (the newest maxOwnedUploads): the only ones it may abort.
+	Uploads []string `json:"uploads,omitempty"`
+}
+
+// maxOwnedUploads bounds LargeHeartbeat.Uploads; a copy starts a new
+// upload only when its source changed or an attempt died before its
+// first heartbeat, so a few are plenty.
+const maxOwnedUploads = 16
+
+// own adds an upload id to the ones a copy initiated.
+func own(ids []string, id string) []string {
+	if id == "" || slices.Contains(ids, id) {
+		return ids
+	}
+	ids = append(ids, id)
+	return ids[max(len(ids)-maxOwnedUploads, 0):]
 }
 
 // CopyLarge copies one large object as a multipart upload, heartbeating its
@@ -78,7 +96,8 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 			started, base = true, p.BytesDone
 		}
 		hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
-			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base}
+			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base,
+			Uploads: own(hb.Uploads, p.Checkpoint.UploadID)}
 		mu.Unlock()
 		a.answered(src, dst) // a part moved: neither store is out
 		heartbeat(ctx, details())
@@ -97,7 +116,8 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		skip, err = largeSkip(ctx, spec, src, obj, dst, d, existed, dk)
 	}
 	if err == nil && !skip {
-		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
+		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec),
+			Owned: own(prior.Uploads, prior.Checkpoint.UploadID)}
 		if prior.Checkpoint.UploadID != "" {
 			cp := prior.Checkpoint
 			req.Resume = &cp
@@ -120,7 +140,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent})}, nil
 	case ctx.Err() != nil:
 		if abandoned(ctx) {
-			if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+			if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
 				log.Warn("cancelled copy: uploads left open", "error", aerr)
 			}
 			return migration.CopyLargeResult{}, ctx.Err()
@@ -142,7 +162,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
 	// Failed for good (say its source kept changing): an upload left open
 	// would be billed, and a later job starts afresh anyway.
-	if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+	if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
 		log.Warn("failed copy: uploads left open", "error", aerr)
 	}
 	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
@@ -237,4 +257,10 @@ func (a *Activities) copyThroughOutages(ctx context.Context, job string, copier 
 			req.Resume = &cp
 		}
 	}
+}
+
+// owned are the uploads a copy initiated, from its heartbeat details.
+func owned(details func() any) []string {
+	hb := details().(LargeHeartbeat)
+	return own(hb.Uploads, hb.Checkpoint.UploadID)
 }

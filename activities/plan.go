@@ -97,6 +97,11 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 		log.Info("planned shards", "source", src.Name(), "prefix", spec.Source.Prefix, "shards", len(shards),
 			"probes", p.probes, "keysSeen", p.known)
 	}
+	if fit := migration.FitPlan(shards, migration.MaxPlanBytes); len(fit) != len(shards) {
+		// Long keys: the plan must stay one Temporal payload.
+		log.Warn("plan merged to fit a Temporal payload", "shards", len(shards), "merged", len(fit))
+		shards = fit
+	}
 	return migration.PlanResult{Shards: shards}, nil
 }
 

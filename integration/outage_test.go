@@ -182,3 +182,42 @@ func TestSourceGetsFailThenHeal(t *testing.T) {
 		}
 	}
 }
+
+// TestDestinationThrottlesEverything: the destination answers 503 SlowDown
+// to every PUT for a while: nothing fails, the job shows "stalled" naming
+// the destination, and ends succeeded once it accepts writes again.
+func TestDestinationThrottlesEverything(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 300, MaxSize: 8 << 10, Seed: 19})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.emu.COSFaults.Set(emulator.FaultConfig{Fail: func(r *http.Request) *emulator.APIError {
+		if r.Method != http.MethodPut {
+			return nil
+		}
+		return &emulator.APIError{Status: 503, Code: "SlowDown", Message: "Please reduce your request rate."}
+	}})
+	h.startWorker(t)
+	const id = "job-slowdown"
+	run := h.startJob(t, id, outageSpec())
+	p := h.awaitStalled(t, id)
+	if s := p.Stalls[0]; !strings.Contains(s.Store, "destination") || !strings.Contains(s.Reason, "SlowDown") {
+		t.Errorf("stall %+v does not name the destination's throttling", s)
+	}
+	time.Sleep(5 * time.Second)
+	if p := h.progress(t, id); p.Counts.Failed != 0 {
+		t.Fatalf("while every PUT is throttled: %d failed, want none", p.Counts.Failed)
+	}
+	h.emu.COSFaults.Set(emulator.FaultConfig{})
+	res, err := h.wait(t, run, 3*time.Minute)
+	if err != nil {
+		t.Fatalf("job failed: %v", err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Failed != 0 {
+		t.Fatalf("status %q with %d failed (sample %+v)", res.Status, res.Counts.Failed, res.FailureSample)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d objects", n, st.Objects)
+	}
+}

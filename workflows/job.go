@@ -47,7 +47,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err := j.registerLimits(ctx); err != nil {
 		return migration.JobResult{}, err
 	}
-	j.watchStalls(ctx)
+	j.watchStalls(ctx, in.State == nil)
 	j.upsert(ctx, true)
 	if in.State == nil {
 		if err := j.plan(ctx); err != nil {
@@ -80,6 +80,7 @@ type job struct {
 	progressed bool                    // a report or a shard's end came in this run
 	ctl        *control                // pause and resume (control.go)
 	stalls     workflow.ReceiveChannel // stall signals (stall.go)
+	planned    workflow.Channel        // ends the planning phase's stall watch
 	// inFlight is each running shard's last reported activities in
 	// flight, for the pacing query. It is not carried across
 	// continue-as-new: the next run counts one per shard until it hears.
@@ -179,6 +180,7 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 	})
 	j.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { j.canceled = true })
 	j.watchControl()
+	j.listenStalls(ctx)
 
 	for {
 		j.settle(ctx)

@@ -21,18 +21,45 @@ import (
 // signals, so they never reach it; the gate keeps it that way if one did.
 const stallVersion = "stall-status"
 
-// watchStalls takes the stall signals in a coroutine of its own, so that
-// they are heard while the job plans as well as while it runs.
-func (j *job) watchStalls(ctx workflow.Context) {
+// watchStalls takes the stall signals while the job plans, in a coroutine
+// of its own (the plan is one blocking activity), so that a store out at
+// the start shows. Once the job runs, listenStalls hands them to the main
+// loop's selector: only there are they sure to be taken in before the job
+// continues as new (a value handed to a coroutine blocked in a receive is
+// lost if the run ends before that coroutine runs again).
+func (j *job) watchStalls(ctx workflow.Context, planning bool) {
 	j.stalls = workflow.GetSignalChannel(ctx, migration.SignalStall)
+	if !planning {
+		return
+	}
+	j.planned = workflow.NewBufferedChannel(ctx, 1)
 	workflow.Go(ctx, func(gctx workflow.Context) {
-		for {
+		sel := workflow.NewSelector(gctx)
+		done := false
+		sel.AddReceive(j.stalls, func(c workflow.ReceiveChannel, _ bool) {
 			var s migration.StallSignal
-			if more := j.stalls.Receive(gctx, &s); !more {
-				return
-			}
+			c.Receive(gctx, &s)
 			j.onStall(gctx, s)
+		})
+		sel.AddReceive(j.planned, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(gctx, nil)
+			done = true
+		})
+		for !done {
+			sel.Select(gctx)
 		}
+	})
+}
+
+// listenStalls moves the stall signals to the main loop's selector.
+func (j *job) listenStalls(ctx workflow.Context) {
+	if j.planned != nil {
+		j.planned.SendAsync(struct{}{})
+	}
+	j.sel.AddReceive(j.stalls, func(c workflow.ReceiveChannel, _ bool) {
+		var s migration.StallSignal
+		c.Receive(ctx, &s)
+		j.onStall(ctx, s)
 	})
 }
 

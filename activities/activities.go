@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/outage"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
 )
@@ -49,8 +50,13 @@ type Activities struct {
 	// on every activity's result for the job to size its window by. Nil
 	// reports no fleet, and jobs then run shards one page at a time.
 	Fleet FleetSource
+	// Signaler tells jobs that a store is out and when it answers again
+	// (outage.go); nil: the activities wait outages out all the same,
+	// without telling.
+	Signaler JobSignaler
 
 	limiters limiterSet
+	outages  outage.Tracker
 }
 
 // FleetSource tells what the workers polling the task queue can run at

@@ -30,28 +30,24 @@ func abandoned(ctx context.Context) bool {
 	return temporal.IsCanceledError(cause) || errors.As(cause, &nf)
 }
 
-// abortUploads aborts every multipart upload in progress to key at dst,
-// with a context of its own since the activity's may be cancelled. Shards
-// never share a key, so the uploads of the key are this copy's: a cancelled
-// job, or an object that failed for good, leaves no parts behind to be
-// billed.
-func abortUploads(ctx context.Context, dst storage.Store, key string, log *slog.Logger) error {
+// abortUploads aborts the multipart uploads to key at dst that this copy
+// initiated (ids, kept in its heartbeat details), with a context of its
+// own since the activity's may be cancelled: a cancelled job, or an object
+// that failed for good, leaves no parts of its own behind to be billed.
+// Other uploads of the key are never touched: another job, a sync beside a
+// scheduled one, or an application may be writing it.
+func abortUploads(ctx context.Context, dst storage.Store, key string, ids []string, log *slog.Logger) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	ups, err := dst.ListUploads(actx, key)
-	if err != nil {
-		return fmt.Errorf("list uploads of %q: %w", key, err)
-	}
 	var errs []error
-	for _, u := range ups {
-		if u.Key != key {
+	for _, id := range ids {
+		if err := dst.AbortMultipart(actx, key, id); err != nil {
+			if !storage.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("abort upload %s of %q: %w", id, key, err))
+			}
 			continue
 		}
-		if err := dst.AbortMultipart(actx, u.Key, u.UploadID); err != nil && !storage.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("abort upload %s of %q: %w", u.UploadID, key, err))
-			continue
-		}
-		log.Info("aborted a multipart upload", "uploadId", u.UploadID)
+		log.Info("aborted a multipart upload", "uploadId", id)
 	}
 	return errors.Join(errs...)
 }

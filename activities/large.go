@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,23 @@ type LargeHeartbeat struct {
 	BytesDone  int64               `json:"bytesDone"`
 	// BytesSent counts the uploads of every attempt so far.
 	BytesSent int64 `json:"bytesSent"`
+	// Uploads are the multipart uploads this copy initiated, over all its
+	// attempts (the newest maxOwnedUploads): the only ones it may abort.
+	Uploads []string `json:"uploads,omitempty"`
+}
+
+// maxOwnedUploads bounds LargeHeartbeat.Uploads; a copy starts a new
+// upload only when its source changed or an attempt died before its
+// first heartbeat, so a few are plenty.
+const maxOwnedUploads = 16
+
+// own adds an upload id to the ones a copy initiated.
+func own(ids []string, id string) []string {
+	if id == "" || slices.Contains(ids, id) {
+		return ids
+	}
+	ids = append(ids, id)
+	return ids[max(len(ids)-maxOwnedUploads, 0):]
 }
 
 // CopyLarge copies one large object as a multipart upload, heartbeating its
@@ -49,6 +67,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
 	}
+	srcRole, dstRole := role{"source", spec.Source.Store}, role{"destination", spec.Destination.Store}
 	var prior LargeHeartbeat
 	if err := loadHeartbeat(ctx, &prior); err != nil {
 		log.Warn("ignoring unreadable heartbeat details", "error", err)
@@ -76,8 +95,10 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 			started, base = true, p.BytesDone
 		}
 		hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
-			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base}
+			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base,
+			Uploads: own(hb.Uploads, p.Checkpoint.UploadID)}
 		mu.Unlock()
+		a.answered(src, dst) // a part moved: neither store is out
 		heartbeat(ctx, details())
 	}
 
@@ -94,14 +115,19 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		skip, err = largeSkip(ctx, spec, src, obj, dst, d, existed, dk)
 	}
 	if err == nil && !skip {
-		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec)}
+		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec),
+			Owned: own(prior.Uploads, prior.Checkpoint.UploadID)}
 		if prior.Checkpoint.UploadID != "" {
 			cp := prior.Checkpoint
 			req.Resume = &cp
 			log.Info("resuming multipart copy", "uploadId", cp.UploadID, "partsDone", prior.PartsDone)
 		}
 		stop := ticker(ctx, details)
-		res, err = copier.Copy(ctx, req)
+		res, err = a.copyThroughOutages(ctx, in.JobID, copier, req, names(src, srcRole, dst, dstRole), spec, func() (transfer.Checkpoint, int) {
+			mu.Lock()
+			defer mu.Unlock()
+			return hb.Checkpoint, hb.PartsDone
+		})
 		stop()
 	}
 	sent := prior.BytesSent + res.BytesWritten
@@ -113,7 +139,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent})}, nil
 	case ctx.Err() != nil:
 		if abandoned(ctx) {
-			if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+			if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
 				log.Warn("cancelled copy: uploads left open", "error", aerr)
 			}
 			return migration.CopyLargeResult{}, ctx.Err()
@@ -135,7 +161,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
 	// Failed for good (say its source kept changing): an upload left open
 	// would be billed, and a later job starts afresh anyway.
-	if aerr := abortUploads(ctx, dst, dk, log); aerr != nil {
+	if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
 		log.Warn("failed copy: uploads left open", "error", aerr)
 	}
 	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
@@ -200,4 +226,40 @@ func largeSkip(ctx context.Context, spec migration.JobSpec, src storage.Store, o
 		return !st && err == nil, err
 	}
 	return false, nil
+}
+
+// copyThroughOutages copies a large object, waiting out outages of its
+// stores (outage.go) inside the attempt. A try that failed with an error of
+// an outage kind goes on from its checkpoint at once when it uploaded parts
+// (a long copy outlives many brief failures; every round needs new parts,
+// so this ends), and after a wait when its stores are out: neither spends
+// the object's budget nor the parts already uploaded. BytesWritten of the
+// result counts every try.
+func (a *Activities) copyThroughOutages(ctx context.Context, job string, copier *transfer.Copier, req transfer.Request,
+	n storeNames, spec migration.JobSpec, state func() (transfer.Checkpoint, int)) (transfer.Result, error) {
+	wait := backoff(spec)
+	var written int64
+	for {
+		mark := a.mark(req.Src, req.Dst)
+		_, before := state()
+		res, err := copier.Copy(ctx, req)
+		written += res.BytesWritten
+		res.BytesWritten = written
+		if err == nil || ctx.Err() != nil || !storage.IsOutage(err) {
+			return res, err
+		}
+		cp, after := state()
+		if after <= before && !a.waitOutage(ctx, job, n, req.Src.Name(), mark, err, &wait, nil) {
+			return res, err
+		}
+		if cp.UploadID != "" {
+			req.Resume = &cp
+		}
+	}
+}
+
+// owned are the uploads a copy initiated, from its heartbeat details.
+func owned(details func() any) []string {
+	hb := details().(LargeHeartbeat)
+	return own(hb.Uploads, hb.Checkpoint.UploadID)
 }

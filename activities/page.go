@@ -93,6 +93,9 @@ func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (
 		record(ctx, in.JobID, res.Counts)
 		res.Fleet = a.fleet(ctx)
 	}
+	if r.src != nil && r.dst != nil {
+		a.observeListing(ctx, in.JobID, names(r.src, r.srcRole, r.dst, r.dstRole), err)
+	}
 	return res, err
 }
 
@@ -400,17 +403,26 @@ feed:
 // returns an error only when the job must stop.
 func (r *pageRun) copyItem(ctx context.Context, it *item) error {
 	log := r.log.With("key", it.key)
+	wait := backoff(r.spec)
 	for try := 1; ; try++ {
+		mark := r.a.mark(r.src, r.dst)
 		counts, large, sent, err := r.tryItem(ctx, it)
 		r.mu.Lock()
 		r.sent += sent
 		r.mu.Unlock()
 		if err == nil {
+			if counts.Copied > 0 {
+				r.a.answered(r.src, r.dst)
+			}
 			r.finish(it, itemDone, counts, large, nil)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return nil // stopped: stays todo
+		}
+		if r.a.waitOutage(ctx, r.in.JobID, names(r.src, r.srcRole, r.dst, r.dstRole), r.src.Name(), mark, err, &wait, r.probeOther(it)) {
+			try-- // the store was out: not this object's try (outage.go)
+			continue
 		}
 		size := it.info.Size
 		if storage.IsFatal(err) {

@@ -19,8 +19,19 @@ import (
 // Plan checks that every store of the job is usable with the workers'
 // credentials and splits the job into shards: key ranges of the source
 // found by probing (never by listing the whole bucket), or byte ranges of
-// the manifest.
+// the manifest. A store that is out stalls the job until it answers
+// (outage.go); Temporal tries the plan again meanwhile.
 func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migration.PlanResult, error) {
+	res, err := a.plan(ctx, in)
+	src, serr := a.resolve(role{"source", in.Spec.Source.Store})
+	dst, derr := a.resolve(role{"destination", in.Spec.Destination.Store})
+	if serr == nil && derr == nil {
+		a.observeListing(ctx, in.JobID, names(src, role{"source", in.Spec.Source.Store}, dst, role{"destination", in.Spec.Destination.Store}), err)
+	}
+	return res, err
+}
+
+func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migration.PlanResult, error) {
 	spec, err := prepare(in.Spec, in.JobID)
 	if err != nil {
 		return migration.PlanResult{}, err
@@ -87,6 +98,11 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 		}
 		log.Info("planned shards", "source", src.Name(), "prefix", spec.Source.Prefix, "shards", len(shards),
 			"probes", p.probes, "keysSeen", p.known)
+	}
+	if fit := migration.FitPlan(shards, migration.MaxPlanBytes); len(fit) != len(shards) {
+		// Long keys: the plan must stay one Temporal payload.
+		log.Warn("plan merged to fit a Temporal payload", "shards", len(shards), "merged", len(fit))
+		shards = fit
 	}
 	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx)}, nil
 }

@@ -73,6 +73,10 @@ var workerAPIs = map[string]bool{
 	"RecordActivityTaskHeartbeat": true, "RecordActivityTaskHeartbeatById": true,
 	"RespondNexusTaskCompleted": true, "RespondNexusTaskFailed": true,
 	"ResetStickyTaskQueue": true, "ShutdownWorker": true, "RecordWorkerHeartbeat": true,
+	// A worker tells a job that a store is out, and out no more
+	// (activities/outage.go): a signal the job takes only as a stall's
+	// start or end. Pause, resume and limits are Updates, operators' alone.
+	"SignalWorkflowExecution": true,
 }
 
 // rank orders the roles: each may do what the ones before it may.

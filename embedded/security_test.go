@@ -143,9 +143,9 @@ func TestAuthorizer(t *testing.T) {
 		pki.RoleReader: {ws + "DescribeWorkflowExecution", ws + "QueryWorkflow", ws + "ListWorkflowExecutions", ws + "GetWorkflowExecutionHistory",
 			ws + "DescribeNamespace", ws + "ListNamespaces", ws + "GetClusterInfo", ws + "CountWorkflowExecutions", os + "ListSearchAttributes", ws + "DescribeTaskQueue", ws + "ListWorkers"},
 		pki.RoleWorker: {ws + "PollWorkflowTaskQueue", ws + "PollActivityTaskQueue", ws + "RespondWorkflowTaskCompleted", ws + "RespondActivityTaskCompleted",
-			ws + "RecordActivityTaskHeartbeat", ws + "RespondQueryTaskCompleted", ws + "ShutdownWorker", ws + "RecordWorkerHeartbeat"},
+			ws + "RecordActivityTaskHeartbeat", ws + "RespondQueryTaskCompleted", ws + "ShutdownWorker", ws + "RecordWorkerHeartbeat", ws + "SignalWorkflowExecution"},
 		pki.RoleOperator: {ws + "StartWorkflowExecution", ws + "RequestCancelWorkflowExecution", ws + "UpdateWorkflowExecution", ws + "TerminateWorkflowExecution",
-			ws + "CreateSchedule", ws + "DeleteSchedule", os + "AddSearchAttributes", ws + "SignalWorkflowExecution"},
+			ws + "CreateSchedule", ws + "DeleteSchedule", os + "AddSearchAttributes"},
 	}
 	ctx := context.Background()
 	for _, role := range pki.Roles() {

@@ -28,6 +28,10 @@ type FaultConfig struct {
 	// Bandwidth caps the bytes per second of all bodies through the front
 	// end, both directions together; 0 is unlimited.
 	Bandwidth int64
+	// Down drops every connection before answering, as a service that is
+	// out does (the client sees its connection reset or closed); switch it
+	// on and off with Set while requests are in flight.
+	Down bool
 	// Fail, when set, is asked about every request (with its bucket-relative
 	// key as the front end sees it in the path); a non-nil error is answered
 	// instead of serving it. Tests use it to make chosen objects unreadable.
@@ -121,6 +125,9 @@ func (f *Faults) Wrap(h http.Handler, writeErr func(http.ResponseWriter, *http.R
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if cfg.Down {
+			f.abort()
 		}
 		if cfg.Fail != nil {
 			if e := cfg.Fail(r); e != nil {

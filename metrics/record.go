@@ -35,3 +35,24 @@ func Record(h client.MetricsHandler, job string, c migration.Counts) {
 func RecordRetry(h client.MetricsHandler, job string) {
 	h.WithTags(map[string]string{"job": job}).Counter(Retries).Inc(1)
 }
+
+// Names of the outage metrics, labelled by job and store.
+const (
+	// StoreStalled is 1 while a worker waits for a job's store that is
+	// out, 0 once it answers again.
+	StoreStalled = "bucketferry_store_stalled"
+	// Stalls counts the stalls a worker saw begin.
+	Stalls = "bucketferry_store_stalls"
+)
+
+// RecordStall records that a worker began (stalled) or ended waiting for a
+// job's store.
+func RecordStall(h client.MetricsHandler, job, store string, stalled bool) {
+	h = h.WithTags(map[string]string{"job": job, "store": store})
+	v := 0.0
+	if stalled {
+		v = 1
+		h.Counter(Stalls).Inc(1)
+	}
+	h.Gauge(StoreStalled).Update(v)
+}

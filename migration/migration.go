@@ -30,6 +30,9 @@ const (
 	// SignalShardControl is sent by a job to its running shards with a
 	// ShardControl when it is paused or resumed.
 	SignalShardControl = "shard-control"
+	// SignalStall is sent by a worker to a job with a StallSignal when it
+	// finds one of the job's stores out, and again when the store answers.
+	SignalStall = "store-stall"
 )
 
 // Location is a store named in the workers' configuration (which holds its
@@ -154,6 +157,26 @@ type JobSpec struct {
 	// Limits are the job's initial QPS and bandwidth limits over all its
 	// workers; the UpdateSetLimits update changes them while it runs.
 	Limits Limits `json:"limits,omitzero"`
+	// OutageMaxBackoff is the longest wait between tries while a store is
+	// out (a Go duration, "2m"; default DefaultOutageMaxBackoff): waits
+	// start at a second (or at this, when shorter) and double up to it. It
+	// is also the cap of every activity's retry interval, whose attempts are
+	// unlimited (see docs/outages.md).
+	OutageMaxBackoff string `json:"outageMaxBackoff,omitempty"`
+}
+
+// DefaultOutageMaxBackoff is the cap of the waits while a store is out.
+const DefaultOutageMaxBackoff = 2 * time.Minute
+
+// OutageBackoff returns the first and the longest wait between tries while
+// a store is out. It is not a default filled in by WithDefaults, so that a
+// running job's inputs never change with a release's default.
+func (s JobSpec) OutageBackoff() (initial, maximum time.Duration) {
+	maximum = DefaultOutageMaxBackoff
+	if d, err := time.ParseDuration(s.OutageMaxBackoff); err == nil && d > 0 {
+		maximum = d
+	}
+	return min(time.Second, maximum), maximum
 }
 
 // Defaults for JobSpec fields left zero.
@@ -282,7 +305,27 @@ const (
 	// StatusPaused: a running job whose shards start no new copies until
 	// it is resumed.
 	StatusPaused Status = "paused"
+	// StatusStalled: a running job that waits for a store that is out
+	// (unreachable, 5xx, throttling everything); it goes on by itself when
+	// the store answers. Progress.Stalls says which and since when.
+	StatusStalled Status = "stalled"
 )
+
+// Stall is a store a job waits for.
+type Stall struct {
+	// Store names the store ("source store \"src\""), What the service
+	// that is out: "objects" (reads or writes of objects) or "listing".
+	Store  string    `json:"store"`
+	What   string    `json:"what"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+}
+
+// StallSignal is the SignalStall payload: a stall begins (Stalled) or ends.
+type StallSignal struct {
+	Stall
+	Stalled bool `json:"stalled"`
+}
 
 // JobResult is what a finished job workflow returns.
 type JobResult struct {
@@ -324,6 +367,9 @@ type Progress struct {
 	Fleet      *Fleet `json:"fleet,omitempty"`
 	Window     int    `json:"window,omitempty"`
 	Activities int    `json:"activities,omitempty"`
+	// Stalls are the stores the job waits for, earliest first; the status
+	// is StatusStalled while there are any (unless paused).
+	Stalls []Stall `json:"stalls,omitempty"`
 }
 
 // JobInput is the job workflow's input. A person starting a job gives only
@@ -353,6 +399,8 @@ type JobState struct {
 	// WindowSeq numbers the ShardWindow signals it sent (windowed jobs).
 	Fleet     *Fleet `json:"fleet,omitempty"`
 	WindowSeq int64  `json:"windowSeq,omitempty"`
+	// Stalls are the open stalls (see SignalStall).
+	Stalls []Stall `json:"stalls,omitempty"`
 }
 
 // RateSample is a point of the progress curve for rate estimates.

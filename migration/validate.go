@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem that keeps the spec from running, each
@@ -88,6 +89,12 @@ func (s JobSpec) Validate() error {
 	}
 	nonNegative("largeObjectBytes", s.LargeObjectBytes)
 	nonNegative("maxAttempts", int64(s.MaxAttempts))
+	if s.OutageMaxBackoff != "" {
+		// Temporal keeps retry intervals in milliseconds.
+		if d, err := time.ParseDuration(s.OutageMaxBackoff); err != nil || d < 10*time.Millisecond || d > time.Hour {
+			bad("outageMaxBackoff", "%q is not a duration from 10ms to 1h", s.OutageMaxBackoff)
+		}
+	}
 	if err, ok := s.Limits.Validate().(interface{ Unwrap() []error }); ok {
 		for _, e := range err.Unwrap() {
 			errs = append(errs, fmt.Errorf("spec.limits.%w", e))

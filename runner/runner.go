@@ -44,6 +44,7 @@ func NewWorker(c client.Client, cfg *config.Config, logger *slog.Logger) (worker
 	workflows.Register(w)
 	activities.Register(w, &activities.Activities{Stores: cfg, Copier: copier, Logger: logger,
 		Limits:               activities.TemporalLimits{Client: c},
+		Signaler:             c,
 		MaxRequestsPerSecond: cfg.Worker.MaxRequestsPerSecond,
 		MaxBytesPerSecond:    int64(cfg.Worker.MaxBytesPerSecond),
 		Fleet:                fleet.NewWatcher(c.WorkflowService(), cfg.Temporal.Namespace, migration.TaskQueue),

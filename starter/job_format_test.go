@@ -426,3 +426,27 @@ func TestTemporalCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderStalled: a stalled job shows which store is out, since when and
+// why, in the display and on the one-line form.
+func TestRenderStalled(t *testing.T) {
+	v := jobView{id: "job-1", now: time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC), hints: hints{job: "job-1"}}
+	p := sampleProgress()
+	p.Status = migration.StatusStalled
+	p.Stalls = []migration.Stall{{Store: `source store "src"`, What: "objects", Since: time.Date(2026, 11, 24, 18, 55, 0, 0, time.UTC),
+		Reason: "oss://b: get \"k\": transient: connection refused"}}
+	v.progress = &p
+	got := strings.Join(renderProgress(v), "\n")
+	for _, want := range []string{
+		"job job-1: stalled",
+		`stalled   source store "src" (objects) out since 2026-11-24 18:55:00 UTC; waiting for it, nothing fails meanwhile`,
+		"transient: connection refused",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("display lacks %q:\n%s", want, got)
+		}
+	}
+	if line := progressLine(v); !strings.Contains(line, `stalled: source store "src" (objects) out since 2026-11-24 18:55:00 UTC: oss://b`) {
+		t.Errorf("line lacks the stall: %s", line)
+	}
+}

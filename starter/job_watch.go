@@ -80,6 +80,7 @@ func renderProgress(v jobView) []string {
 	if p.Error != "" {
 		lines = append(lines, "  error     "+p.Error)
 	}
+	lines = append(lines, stallLines(p.Stalls)...)
 	lines = append(lines, failureLines(p.Counts.Failed, p.FailureSample, p.FailureLog, v.hints, liveFailureLines)...)
 	return lines
 }
@@ -155,7 +156,21 @@ func progressLine(v jobView) string {
 	if p.Error != "" {
 		fmt.Fprintf(&b, "  error: %s", p.Error)
 	}
+	for _, s := range p.Stalls {
+		fmt.Fprintf(&b, "  stalled: %s (%s) out since %s: %s", s.Store, s.What, s.Since.UTC().Format(time.DateTime+" MST"), s.Reason)
+	}
 	return b.String()
+}
+
+// stallLines says which stores the job waits for, since when and why.
+func stallLines(stalls []migration.Stall) []string {
+	var lines []string
+	for _, s := range stalls {
+		lines = append(lines, fmt.Sprintf("  stalled   %s (%s) out since %s; waiting for it, nothing fails meanwhile",
+			s.Store, s.What, s.Since.UTC().Format(time.DateTime+" MST")),
+			"            "+truncate(s.Reason, 200))
+	}
+	return lines
 }
 
 // renderResult draws a finished job.

@@ -40,6 +40,7 @@ func commands() []command {
 		{"pause", "stop a running job from starting new copies (copies in flight finish)", runPause},
 		{"resume", "let a paused job go on", runResume},
 		{"retry", "copy again exactly the failed objects of a finished job (or of its newest retry)", runRetry},
+		{"restart", "finish a failed or cancelled job as a new job that skips what is already at the destination", runRestart},
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
 		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
 		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},

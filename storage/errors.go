@@ -76,6 +76,12 @@ func (k Kind) Retryable() bool {
 	return false
 }
 
+// Outage reports whether the kind is what a store that is out answers (or
+// fails to answer): unreachable, 5xx, throttled. One object's problem (not
+// found, forbidden, invalid) is not; neither is a checksum or a changed
+// source, which are about the object in hand.
+func (k Kind) Outage() bool { return k == KindTransient || k == KindThrottled }
+
 // Fatal reports whether the kind means no object of the store can be moved
 // (bad credentials, missing bucket), so a whole job should stop.
 func (k Kind) Fatal() bool { return k == KindAccessDenied || k == KindNoSuchBucket }
@@ -143,6 +149,26 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	return KindOf(err).Retryable()
+}
+
+// IsOutage reports whether err may mean that the whole store is out rather
+// than that the object in hand has a problem (see Kind.Outage). The
+// caller's own cancellation is not an outage.
+func IsOutage(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return KindOf(err).Outage()
+}
+
+// StoreOf is the Store.Name() of the store a classified error came from, or
+// "" when err says nothing of it.
+func StoreOf(err error) string {
+	var se *Error
+	if errors.As(err, &se) {
+		return se.Store
+	}
+	return ""
 }
 
 // IsFatal reports whether err means the whole store is unusable.

@@ -48,8 +48,17 @@ type Request struct {
 	// the parts already uploaded.
 	Resume *Checkpoint
 	// Progress, when set, is called (never concurrently) after the upload is
-	// initiated and after every part.
+	// initiated and after every part. A caller that sets it owns the
+	// upload: a failed copy keeps it for a resume, and the caller aborts it
+	// when it gives up. Without Progress nobody can resume it, and a failed
+	// copy aborts the upload it started.
 	Progress func(Progress)
+	// Owned are uploads of DstKey that earlier tries of this same copy
+	// initiated (as their Progress told), other than Resume's: a new try
+	// aborts them. Uploads of the key that the copy did not start are
+	// never touched: another job, a sync beside a scheduled one or an
+	// application may be writing the same key.
+	Owned []string
 	// Classes, when set, replaces the Copier's storage-class options for
 	// this object, so jobs with their own class policy share one Copier (and
 	// its memory budget).
@@ -288,6 +297,16 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 	if err != nil {
 		return out, err
 	}
+	if req.Progress == nil {
+		// Nobody can resume it: a copy that fails aborts its own upload.
+		defer func() {
+			if out.ETag == "" {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+				defer cancel()
+				_ = req.Dst.AbortMultipart(actx, req.DstKey, u.UploadID)
+			}
+		}()
+	}
 	var mu sync.Mutex // guards parts, done counters and Progress calls
 	done, doneBytes := 0, int64(0)
 	for _, p := range parts {
@@ -495,7 +514,7 @@ func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo
 		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
 	}
 	u := Upload{Checkpoint: cp, Parts: len(parts)}
-	if err := c.abortOthers(ctx, req, cp.UploadID); err != nil {
+	if err := c.abortOwned(ctx, req, cp.UploadID); err != nil {
 		return u, parts, reused, err
 	}
 	return u, parts, reused, nil
@@ -554,24 +573,24 @@ func (c *Copier) finish(ctx context.Context, req Request, head storage.ObjectInf
 	return out, nil
 }
 
-// abortOthers aborts the uploads to the destination key other than keep:
-// leftovers of attempts that died before reporting a checkpoint, or whose
-// initiate answer was lost. Shards never share a key, so any other upload
-// of this key is ours and would otherwise be billed for ever.
-func (c *Copier) abortOthers(ctx context.Context, req Request, keep string) error {
-	ups, err := req.Dst.ListUploads(ctx, req.DstKey)
-	if err != nil {
-		return err
-	}
-	for _, u := range ups {
-		if u.Key == req.DstKey && u.UploadID != keep {
-			if err := req.Dst.AbortMultipart(ctx, u.Key, u.UploadID); err != nil && !storage.IsNotFound(err) {
-				return err
-			}
+// abortOwned aborts the uploads this copy started in earlier tries
+// (req.Owned) other than keep: leftovers of tries that died before their
+// checkpoint was kept. Only those: an upload of the same key that the copy
+// did not start belongs to another writer.
+func (c *Copier) abortOwned(ctx context.Context, req Request, keep string) error {
+	for _, id := range req.Owned {
+		if id == "" || id == keep {
+			continue
+		}
+		if err := req.Dst.AbortMultipart(ctx, req.DstKey, id); err != nil && !storage.IsNotFound(err) {
+			return err
 		}
 	}
 	return nil
 }
+
+// abortTimeout bounds the abort of a failed copy's upload.
+const abortTimeout = 30 * time.Second
 
 // resume finds the parts an earlier attempt uploaded. It returns an empty
 // checkpoint when there is nothing to resume.

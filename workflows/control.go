@@ -108,10 +108,15 @@ func (j *job) setPaused(ctx workflow.Context, paused bool) (migration.ControlRes
 func controlIdle(ctx workflow.Context) bool { return workflow.AllHandlersFinished(ctx) }
 
 // displayStatus is the job's status as people see it: "paused" while a
-// running job is paused.
+// running job is paused, "stalled" while it waits for a store that is out.
 func (j *job) displayStatus() migration.Status {
-	if j.st.Paused && (j.status == migration.StatusRunning || j.status == migration.StatusPlanning) {
+	live := j.status == migration.StatusRunning || j.status == migration.StatusPlanning
+	switch {
+	case j.st.Paused && live:
 		return migration.StatusPaused
+	case len(j.st.Stalls) > 0 && live:
+		// Waiting for a store that is out (stall.go).
+		return migration.StatusStalled
 	}
 	return j.status
 }

@@ -48,6 +48,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err := j.registerLimits(ctx); err != nil {
 		return migration.JobResult{}, err
 	}
+	j.watchStalls(ctx, in.State == nil)
 	j.upsert(ctx, true)
 	if in.State == nil {
 		if err := j.plan(ctx); err != nil {
@@ -77,8 +78,10 @@ type job struct {
 	children   []*child         // started by this run and not yet ended
 	ended      []endedShard     // children ended, waiting for the reports before them
 	canceled   bool
-	progressed bool     // a report or a shard's end came in this run
-	ctl        *control // pause and resume (control.go)
+	progressed bool                    // a report or a shard's end came in this run
+	ctl        *control                // pause and resume (control.go)
+	stalls     workflow.ReceiveChannel // stall signals (stall.go)
+	planned    workflow.Channel        // ends the planning phase's stall watch
 	// inFlight is each running shard's last reported activities in
 	// flight, for the pacing query. It is not carried across
 	// continue-as-new: the next run counts one per shard until it hears.
@@ -189,6 +192,7 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 	})
 	j.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { j.canceled = true })
 	j.watchControl()
+	j.listenStalls(ctx)
 
 	for {
 		j.settle(ctx)
@@ -384,6 +388,7 @@ func (j *job) activitiesInFlight() int {
 }
 
 func (j *job) continueAsNew(ctx workflow.Context) error {
+	j.drainStalls(ctx)
 	st := j.st
 	st.Runs++
 	j.logger.Info("Job continues as new", "run", st.Runs, "nextShard", st.NextShard,
@@ -499,6 +504,7 @@ func (j *job) progress(ctx workflow.Context) migration.Progress {
 		Fleet:         j.st.Fleet,
 		Window:        j.target(),
 		Activities:    j.activitiesInFlight(),
+		Stalls:        slices.Clone(j.st.Stalls),
 	}
 	p.BytesPerSecond, p.ObjectsPerSecond = rates(j.st.Samples, now, j.st.Counts)
 	return p

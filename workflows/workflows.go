@@ -13,7 +13,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -37,13 +36,22 @@ func Register(r worker.WorkflowRegistry) {
 // is stuck, whatever the spec asks for.
 const maxWindow = 1000
 
-// retryPolicy is the retry policy of every activity of a job.
+// retryPolicy is the retry policy of every activity of a job. Attempts are
+// unlimited, at most spec.OutageBackoff's cap apart: an activity fails for
+// good only with a non-retryable error (bad credentials, a missing bucket,
+// an invalid spec), so a listing that fails through an outage of any
+// length is tried again until the store answers. One object's budget
+// (spec.MaxAttempts) is kept by the activities themselves, which record
+// the object failed on their last attempt and succeed. (The attributes of
+// a retry policy are not part of what a history replays, so this needs no
+// version gate; see docs/outages.md.)
 func retryPolicy(spec migration.JobSpec) *temporal.RetryPolicy {
+	initial, maximum := spec.OutageBackoff()
 	return &temporal.RetryPolicy{
-		InitialInterval:        time.Second,
+		InitialInterval:        initial,
 		BackoffCoefficient:     2,
-		MaximumInterval:        time.Minute,
-		MaximumAttempts:        int32(spec.MaxAttempts),
+		MaximumInterval:        maximum,
+		MaximumAttempts:        0,
 		NonRetryableErrorTypes: []string{migration.ErrFatal, migration.ErrInvalidSpec},
 	}
 }

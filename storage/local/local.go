@@ -672,7 +672,9 @@ func (s *Store) spool(ctx context.Context, root *os.Root, op, key string, r io.R
 		return "", 0, s.fail(op, key, fmt.Errorf("create temporary file: %w", err))
 	}
 	h := storage.NewCRC64()
-	src := &trackedReader{ctx: ctx, r: r}
+	// ExactBody: CopyN stops at size and drops an error that comes with
+	// the last bytes; a source failing there must not be committed.
+	src := &trackedReader{ctx: ctx, r: storage.ExactBody(r, size)}
 	n, err := io.CopyN(io.MultiWriter(f, h), src, size)
 	if err == nil {
 		err = f.Sync()

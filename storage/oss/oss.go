@@ -434,7 +434,7 @@ func body(r io.Reader, size int64) io.Reader {
 	if size == 0 {
 		return nil
 	}
-	return &io.LimitedReader{R: &exactReader{r: r, left: size}, N: size}
+	return &io.LimitedReader{R: &exactReader{r: storage.ExactBody(r, size), left: size}, N: size}
 }
 
 // metaOptions turns neutral metadata into SDK options.
@@ -550,7 +550,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 	// LimitedReader; exactReader makes a short source fail.
 	res, err := s.bucket.DoUploadPart(&alioss.UploadPartRequest{
 		InitResult: &init,
-		Reader:     &exactReader{r: r, left: size},
+		Reader:     &exactReader{r: storage.ExactBody(r, size), left: size},
 		PartSize:   size,
 		PartNumber: n,
 	}, []alioss.Option{alioss.WithContext(ctx), alioss.GetResponseHeader(&h)})

@@ -63,6 +63,7 @@ func storeTests() []storeTest {
 		{"NotFound", testNotFound},
 		{"Delete", testDelete},
 		{"ShortBody", testShortBody},
+		{"FailedSourceNeverCommits", testFailedSourceNeverCommits},
 		{"SpecialKeys", testSpecialKeys},
 		{"DirectoryMarker", testDirectoryMarker},
 		{"ListEmpty", testListEmpty},
@@ -258,6 +259,78 @@ func testShortBody(t tester, s storage.Store) {
 	}
 	if got, _ := mustGet(ctx, t, s, "short", storage.Range{}); string(got) != "old" {
 		t.Errorf("a failed overwrite changed the object to %q", got)
+	}
+}
+
+// failingSource yields data, then fails: with its last bytes (withLast) or
+// on the read after them, the way a source whose checksum is checked at
+// its end fails.
+type failingSource struct {
+	data     []byte
+	withLast bool
+	off      int
+}
+
+var errSourceFailed = errors.New("source failed at its end (storagetest)")
+
+func (f *failingSource) Read(p []byte) (int, error) {
+	if f.off >= len(f.data) {
+		return 0, errSourceFailed
+	}
+	n := copy(p, f.data[f.off:])
+	f.off += n
+	if f.withLast && f.off == len(f.data) {
+		return n, errSourceFailed
+	}
+	return n, nil
+}
+
+// testFailedSourceNeverCommits checks that a Put or an UploadPart whose
+// source fails with or after its last byte fails, and leaves nothing: no
+// new object, an old one unchanged, no part to complete with. A backend
+// that stops reading at the declared size, or sends the last byte before it
+// knows the source ended well, would commit bytes the source disowned.
+func testFailedSourceNeverCommits(t tester, s storage.Store) {
+	ctx := testContext(t)
+	for _, size := range []int{1, 1000, 300 << 10} {
+		for _, withLast := range []bool{true, false} {
+			what := fmt.Sprintf("%d bytes, failing %s the last", size, map[bool]string{true: "with", false: "after"}[withLast])
+			data := randomBytes(uint64(size), size)
+			key := fmt.Sprintf("failed-source/%d-%t", size, withLast)
+			if _, err := s.Put(ctx, key, &failingSource{data: data, withLast: withLast}, int64(size), storage.Metadata{}); err == nil {
+				t.Errorf("Put of %s succeeded", what)
+			}
+			_, err := s.Head(ctx, key)
+			requireKind(t, "Head after a Put of "+what, err, storage.KindNotFound)
+
+			mustPut(ctx, t, s, key, []byte("old"), storage.Metadata{})
+			if _, err := s.Put(ctx, key, &failingSource{data: data, withLast: withLast}, int64(size), storage.Metadata{}); err == nil {
+				t.Errorf("overwriting Put of %s succeeded", what)
+			}
+			if got, _ := mustGet(ctx, t, s, key, storage.Range{}); string(got) != "old" {
+				t.Errorf("a failed overwrite of %s changed the object to %d bytes", what, len(got))
+			}
+		}
+	}
+	// A part: the upload must not complete with it.
+	const key = "failed-source/multipart"
+	id, err := s.InitMultipart(ctx, key, storage.Metadata{})
+	if err != nil {
+		t.Fatalf("InitMultipart: %v", err)
+	}
+	defer func() { _ = s.AbortMultipart(ctx, key, id) }()
+	for _, withLast := range []bool{true, false} {
+		data := randomBytes(77, partSize(s))
+		if _, err := s.UploadPart(ctx, key, id, 1, &failingSource{data: data, withLast: withLast}, int64(len(data))); err == nil {
+			t.Errorf("UploadPart of a source failing %v its last byte succeeded", map[bool]string{true: "with", false: "after"}[withLast])
+		}
+	}
+	parts, err := s.ListParts(ctx, key, id)
+	if err != nil {
+		t.Fatalf("ListParts: %v", err)
+	}
+	if len(parts) != 0 {
+		t.Errorf("failed part uploads left parts %+v", parts)
 	}
 }
 

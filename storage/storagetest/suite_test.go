@@ -54,6 +54,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"MultipartAbort", func(s *memStore) { s.bugKeepAborted = true }},
 		{"MultipartMissingPart", func(s *memStore) { s.bugIgnoreETag = true }},
 		{"NotFound", func(s *memStore) { s.bugUntypedErrors = true }},
+		{"FailedSourceNeverCommits", func(s *memStore) { s.bugTrustSize = true }},
 	}
 	byName := map[string]storeTest{}
 	for _, st := range storeTests() {
@@ -145,7 +146,7 @@ type memStore struct {
 
 	bugSkipAfterCursor, bugInclusiveBefore, bugWalkOrder, bugDropDisposition, bugKeepUserCase bool
 	bugNoCRC, bugRangeSize, bugAcceptShort, bugPartOrder, bugKeepAborted, bugIgnoreETag       bool
-	bugUntypedErrors                                                                          bool
+	bugUntypedErrors, bugTrustSize                                                            bool
 }
 
 type memObject struct {
@@ -290,11 +291,20 @@ func (s *memStore) cleanMeta(m storage.Metadata) storage.Metadata {
 	return m
 }
 
+// body reads exactly size bytes of an upload, and only from a source that
+// ends well (storage.ExactBody); the bug reads size bytes and stops.
+func (s *memStore) body(r io.Reader, size int64) io.Reader {
+	if s.bugTrustSize || s.bugAcceptShort {
+		return io.LimitReader(r, size)
+	}
+	return io.LimitReader(storage.ExactBody(r, size), size)
+}
+
 func (s *memStore) Put(_ context.Context, key string, r io.Reader, size int64, meta storage.Metadata) (storage.PutResult, error) {
 	if err := s.fail("put", key); err != nil {
 		return storage.PutResult{}, err
 	}
-	data, err := io.ReadAll(io.LimitReader(r, size))
+	data, err := io.ReadAll(s.body(r, size))
 	if err != nil {
 		return storage.PutResult{}, storage.Errorf(storage.KindTransient, s.Name(), "put", key, "read body: %w", err)
 	}
@@ -338,7 +348,7 @@ func (s *memStore) upload(op, key, id string) (*memUpload, error) {
 }
 
 func (s *memStore) UploadPart(_ context.Context, key, id string, n int, r io.Reader, size int64) (storage.Part, error) {
-	data, err := io.ReadAll(io.LimitReader(r, size))
+	data, err := io.ReadAll(s.body(r, size))
 	if err != nil {
 		return storage.Part{}, err
 	}

@@ -30,7 +30,9 @@ func TestRestartSendsOnlyTheRest(t *testing.T) {
 	spec := baseSpec()
 	spec.Shards = 4
 	spec.PageSize = 100
-	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 8, LargeObjects: 2}
+	// Two pages at once over the job, so that half-way leaves whole pages
+	// not yet started.
+	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 8, LargeObjects: 2, Activities: 2}
 	const id = "job-half"
 	run := h.startJob(t, id, spec)
 	h.awaitProgress(t, id, 2*time.Minute, "half the objects copied", func(p migration.Progress) bool {

@@ -9,8 +9,11 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -143,7 +146,9 @@ const (
 	// copy. Windowed shards list ahead and copy many pages at once, so a
 	// coarser plan costs little speed; the budget's end keeps the
 	// segments found so far.
-	planTime = 2 * time.Second
+	planTime = 4 * time.Second
+	// planParallel bounds the segments listed at once.
+	planParallel = 16
 )
 
 type segState int
@@ -198,6 +203,9 @@ type planner struct {
 	segs     []*segment
 	// deadline, when set, ends the probing as the budget does.
 	deadline time.Time
+	// mu guards probes, cached, known and tick while segments are listed
+	// at once.
+	mu sync.Mutex
 }
 
 var errBudget = errors.New("probe budget exhausted")
@@ -213,13 +221,16 @@ func (p *planner) list(ctx context.Context, opts storage.ListOptions) (storage.P
 	if err := ctx.Err(); err != nil {
 		return storage.Page{}, err
 	}
+	p.mu.Lock()
 	if p.probes >= p.budget || (p.probes > 0 && !p.deadline.IsZero() && time.Now().After(p.deadline)) {
+		p.mu.Unlock()
 		return storage.Page{}, errBudget
 	}
 	p.probes++
 	if p.tick != nil {
 		p.tick()
 	}
+	p.mu.Unlock()
 	return list(ctx, p.st, opts)
 }
 
@@ -254,12 +265,17 @@ func (p *planner) plan(ctx context.Context) ([]migration.Shard, error) {
 // of which none is more than twice the average, or the budget is spent.
 func (p *planner) expandAll(ctx context.Context) error {
 	for {
+		// The new segments are listed at once: against a far-away store
+		// each listing is a round trip, and they are independent.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(planParallel)
 		for i := 0; i < len(p.segs); i++ {
 			if p.segs[i].state == segUnlisted {
-				if err := p.listSeg(ctx, i); err != nil {
-					return err
-				}
+				g.Go(func() error { return p.listSeg(gctx, i) })
 			}
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		pick, big, sum := -1, 0, 0.0
 		for i, s := range p.segs {
@@ -293,6 +309,8 @@ func (p *planner) listSeg(ctx context.Context, i int) error {
 	for j, o := range page.Objects {
 		keys[j] = o.Key
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if page.Done {
 		p.setKnown(s, keys)
 		return nil

@@ -70,10 +70,12 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	}
 	maxRanges := max(in.Ranges, 1)
 	if done {
-		// The shard's last keys (at most four pages): ranges of MinKeys,
-		// so that the end of the shard is copied by many workers at once
-		// and the job's last pages end soon after one another.
-		maxRanges = len(keys)
+		// The shard's last keys: twice as many ranges as its window, so
+		// that the end of the shard is copied by many workers at once.
+		// (All of them in ranges of MinKeys cost a quarter of a million
+		// objects in 64-key pages at the million-object run's 64 shard
+		// ends, and a quarter of its speed in Temporal's work.)
+		maxRanges *= 2
 	}
 	return migration.ListAheadResult{
 		Bounds: cutRanges(keys, maxRanges, spec.PageSize, in.MinKeys),

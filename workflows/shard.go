@@ -279,10 +279,11 @@ func (s *shard) failed(ctx workflow.Context, what string, err error) {
 
 // flush sends the job what it has yet to hear, if anything.
 func (s *shard) flush(ctx workflow.Context) {
-	// A windowed shard also tells the job when its activities in flight
-	// changed: workers pace a limited job by them, and a shard starts
-	// ranges after a listing that brings no counts.
-	moved := s.windowed && s.inFlight() != s.reportedInFlight
+	// A windowed shard also tells the job when it has more activities in
+	// flight than it last said: workers pace a limited job by them, and a
+	// shard starts ranges after a listing that brings no counts. (Fewer
+	// wait for the next report: it comes with the counts of what ended.)
+	moved := s.windowed && s.inFlight() > s.reportedInFlight
 	if s.pending == (migration.Counts{}) && len(s.pendingFailures) == 0 && s.fleet == nil && !moved {
 		return
 	}

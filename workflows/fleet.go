@@ -52,7 +52,7 @@ func (j *job) useFleet(ctx workflow.Context) {
 // page for each shard of the window (as before windows existed); 0 for a
 // job recorded before windows.
 func (j *job) target() int {
-	if !j.sized {
+	if !j.sized || j.limited() {
 		return 0
 	}
 	f := j.st.Fleet
@@ -64,6 +64,16 @@ func (j *job) target() int {
 		t = min(t, c)
 	}
 	return t
+}
+
+// limited reports whether the job has QPS or bandwidth limits. Such a job
+// goes at its limits' pace, split among the workers by their share of its
+// activities in flight, and its new shards walk one page at a time as
+// before windows: windowed shards, with more and shorter pages whose
+// object pools drain at their ends, left 10 to 15 % of a bandwidth limit
+// unused (TestJobBandwidthLimitAcrossThreeWorkers).
+func (j *job) limited() bool {
+	return j.st.Limits != nil && !j.st.Limits.IsZero()
 }
 
 // shardWindow is how many shards run at once: Concurrency.Shards, more

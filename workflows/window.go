@@ -94,8 +94,9 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	in := migration.ListAheadInput{
 		JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard, After: after, Ranges: ranges,
 		// Each copy of a range keeps its objects' pool busy for at least
-		// two rounds.
-		MinKeys: 2 * s.spec.Concurrency.Objects,
+		// four rounds: the pool drains at a range's end, and with fewer the
+		// drain was a fifth of a limited job's bandwidth unused.
+		MinKeys: 4 * s.spec.Concurrency.Objects,
 	}
 	if s.copying == 0 {
 		// Nothing to copy meanwhile: one listing, and copies start after

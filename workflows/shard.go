@@ -90,6 +90,8 @@ type shard struct {
 	spread     bool
 	spreading  int
 	spreadObjs int // spread objects before their final CopyLarge
+	// pageAtOne: a windowed shard walks pages while its window is one.
+	pageAtOne bool
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
@@ -122,8 +124,10 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 		// Pages go one after the other (each starts after the last key of
 		// the one before), and only once the large objects found so far
 		// are under way, so the queue stays within one page.
-		if s.windowed {
-			s.startWindowed(ctx, suggested)
+		if s.windowed && s.ranging() {
+			if !s.paging {
+				s.startWindowed(ctx, suggested)
+			}
 		} else if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused {
 			s.startPage(ctx)
 		}
@@ -212,6 +216,10 @@ func (s *shard) onPage(ctx workflow.Context, what string, res migration.CopyPage
 		s.in.Cursor = res.LastKey
 	}
 	s.listed = res.Done
+	if s.windowed {
+		s.in.Listed = res.Done
+		s.fleet = s.fleet.Newer(res.Fleet)
+	}
 	s.queue = append(s.queue, res.Large...)
 	s.count(res.Counts, res.Failures)
 	s.onArchived(ctx, res.Archived)

@@ -207,6 +207,7 @@ func TestJobWorkerStoppedMidJob(t *testing.T) {
 	if !shrunk {
 		t.Error("the job's fleet never dropped the stopped worker")
 	}
+	h.recordHistories(t, "job-leave", "job-leave/shard-00000")
 }
 
 // TestJobSpreadsAHugeObjectOverWorkers: the parts of one object of 1 GiB

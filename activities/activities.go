@@ -282,15 +282,3 @@ func sample(fs []migration.Failure) []migration.Failure {
 func list(ctx context.Context, st storage.Store, opts storage.ListOptions) (storage.Page, error) {
 	return storage.Retry(ctx, objectTries, objectBackoff, func() (storage.Page, error) { return st.List(ctx, opts) })
 }
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -131,7 +131,7 @@ func (a *Activities) waitOutage(ctx context.Context, job string, n storeNames, f
 		return false
 	}
 	a.outages.Stalled(job, key, label, stallObjects, reason(err), a.notifier(ctx))
-	_ = outage.Sleep(ctx, b.Next()) // an ended ctx ends the caller's next try
+	_ = storage.Sleep(ctx, b.Next()) // an ended ctx ends the caller's next try
 	return true
 }
 

@@ -450,7 +450,7 @@ func (r *pageRun) copyItem(ctx context.Context, it *item) error {
 			}
 			return nil
 		}
-		if sleepCtx(ctx, objectBackoff<<(try-1)) != nil {
+		if storage.Sleep(ctx, objectBackoff<<(try-1)) != nil {
 			return nil
 		}
 	}

@@ -18,7 +18,6 @@
 package outage
 
 import (
-	"context"
 	"sync"
 	"time"
 )
@@ -189,15 +188,3 @@ func (b *Backoff) Next() time.Duration {
 
 // Reset starts the doubling again from Initial.
 func (b *Backoff) Reset() { b.next = 0 }
-
-// Sleep waits d or until ctx ends, and returns ctx's error then.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -15,12 +15,21 @@ func Retry[T any](ctx context.Context, tries int, backoff time.Duration, f func(
 		if err == nil || try >= tries || !IsRetryable(err) || ctx.Err() != nil {
 			return v, err
 		}
-		t := time.NewTimer(backoff << (try - 1))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return v, ctx.Err()
+		if err := Sleep(ctx, backoff<<(try-1)); err != nil {
+			return v, err
 		}
+	}
+}
+
+// Sleep waits d or until ctx ends, and returns ctx's error then: the one
+// wait of every retry loop over stores (objects, parts, outages).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

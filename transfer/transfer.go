@@ -668,7 +668,7 @@ func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectI
 	var lastErr error
 	for attempt := 0; attempt < c.opts.PartAttempts; attempt++ {
 		if attempt > 0 {
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := storage.Sleep(ctx, backoff(attempt)); err != nil {
 				return partState{}, err
 			}
 		}
@@ -742,15 +742,4 @@ func (p *partReader) Read(b []byte) (int, error) {
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << (attempt - 1)
 	return min(d, 5*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

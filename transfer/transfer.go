@@ -342,8 +342,8 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 }
 
 // Upload is a multipart copy under way: its checkpoint and its number of
-// parts. BeginMultipart, CopyParts and FinishMultipart copy one object
-// with its parts spread over several calls, on several workers.
+// parts. BeginMultipart and CopyParts calls, on several workers, upload an
+// object's parts; a Copy with the checkpoint as Resume completes it.
 type Upload struct {
 	Checkpoint
 	Parts int `json:"parts"`
@@ -354,7 +354,6 @@ type PartsResult struct {
 	// Parts are the parts of the range, uploaded now or before, with the
 	// CRC64s computed while streaming where this call uploaded them.
 	Parts        []storage.Part
-	Reused       int   // found uploaded already
 	BytesRead    int64 // from the source, retries included
 	BytesWritten int64
 }
@@ -390,7 +389,7 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 	if err != nil {
 		return out, err
 	}
-	out.Reused = reuseParts(parts, listed)
+	reuseParts(parts, listed)
 	var mu sync.Mutex
 	var read, written atomic.Int64
 	err = c.runParts(ctx, req, head, u, parts, from, to, &read, &written, func(i int, st partState) {
@@ -410,43 +409,6 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 		out.Parts = append(out.Parts, storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: p.hasCRC})
 	}
 	return out, nil
-}
-
-// FinishMultipart completes u once CopyParts calls have uploaded every
-// part, and verifies the object as Copy does. known are parts the calls
-// reported, for their CRC64s: a part whose CRC64 neither they nor the
-// destination know is read again when the source has no CRC64 of its own.
-func (c *Copier) FinishMultipart(ctx context.Context, req Request, u Upload, known []storage.Part) (Result, error) {
-	req = c.fill(req)
-	out := Result{Key: req.DstKey, Size: u.SrcSize, Multipart: true, Parts: u.Parts}
-	head, err := req.Src.Head(ctx, req.SrcKey)
-	if err != nil {
-		return out, err
-	}
-	if err := sameVersion(req, storage.ObjectInfo{Size: u.SrcSize, ETag: u.SrcETag}, head); err != nil {
-		return out, err
-	}
-	parts := plannedParts(head.Size, u.PartSize)
-	listed, err := req.Dst.ListParts(ctx, req.DstKey, u.UploadID)
-	if err != nil {
-		return out, err
-	}
-	reuseParts(parts, listed)
-	for _, k := range known {
-		if i := k.Number - 1; i >= 0 && i < len(parts) && parts[i].done && !parts[i].hasCRC && k.HasCRC64 && k.Size == parts[i].size {
-			parts[i].crc, parts[i].hasCRC = k.CRC64, true
-		}
-	}
-	for i, p := range parts {
-		if !p.done {
-			return out, &storage.Error{Kind: storage.KindTransient, Store: req.Dst.Name(), Op: "complete", Key: req.DstKey,
-				Err: fmt.Errorf("part %d of %d is not uploaded", i+1, len(parts))}
-		}
-	}
-	var read atomic.Int64
-	res, err := c.finish(ctx, req, head, u, parts, &read)
-	res.BytesRead = read.Load()
-	return res, err
 }
 
 // fill applies the Copier's defaults to a request.

@@ -154,6 +154,18 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 	}
 }
 
+// activityContext is the context of one of the shard's activities: its
+// summary in Temporal Web, a timeout, and the heartbeat and retry policy
+// they all share.
+func (s *shard) activityContext(summary string, timeout time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         retryPolicy(s.spec),
+		Summary:             summary,
+	})
+}
+
 // after is the key the next page starts after.
 func (s *shard) after() string {
 	if s.in.Cursor != "" {
@@ -177,12 +189,7 @@ func (s *shard) startPage(ctx workflow.Context) {
 		in.After = s.after()
 		summary = fmt.Sprintf("page %d after %q", in.Page, in.After)
 	}
-	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
-		StartToCloseTimeout: pageTimeout,
-		HeartbeatTimeout:    heartbeatTimeout,
-		RetryPolicy:         retryPolicy(s.spec),
-		Summary:             summary,
-	})
+	actx := s.activityContext(summary, pageTimeout)
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.CopyPage, in)
 	s.paging = true
@@ -233,12 +240,7 @@ func (s *shard) startLarge(ctx workflow.Context) {
 		return
 	}
 	summary := fmt.Sprintf("large %q (%s)", obj.Key, humanBytes(obj.Size))
-	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
-		StartToCloseTimeout: largeTimeout,
-		HeartbeatTimeout:    heartbeatTimeout,
-		RetryPolicy:         retryPolicy(s.spec),
-		Summary:             summary,
-	})
+	actx := s.activityContext(summary, largeTimeout)
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.CopyLarge, migration.CopyLargeInput{
 		JobID:  s.in.JobID,

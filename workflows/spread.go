@@ -74,23 +74,11 @@ func (s *shard) startSpread(ctx workflow.Context, obj migration.LargeObject) {
 func (s *shard) copySpread(ctx workflow.Context, obj migration.LargeObject) workflow.Future {
 	var a *activities.Activities
 	in := migration.CopyLargeInput{JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard.Index, Object: obj}
-	opts := func(summary string, timeout bool) workflow.Context {
-		o := workflow.ActivityOptions{
-			StartToCloseTimeout: largeTimeout,
-			HeartbeatTimeout:    heartbeatTimeout,
-			RetryPolicy:         retryPolicy(s.spec),
-			Summary:             summary,
-		}
-		if !timeout {
-			o.StartToCloseTimeout, o.HeartbeatTimeout = pageTimeout, 0
-		}
-		return workflow.WithActivityOptions(s.actx, o)
-	}
 	var begun migration.BeginLargeResult
 	s.spreadObjs++
 	defer func() { s.spreadObjs-- }()
 	s.spreading++
-	err := workflow.ExecuteActivity(opts(fmt.Sprintf("begin %q", obj.Key), false), a.BeginLarge, in).Get(ctx, &begun)
+	err := workflow.ExecuteActivity(s.activityContext(fmt.Sprintf("begin %q", obj.Key), pageTimeout), a.BeginLarge, in).Get(ctx, &begun)
 	s.spreading--
 	s.fleet = s.fleet.Newer(begun.Fleet)
 	if u := begun.Upload; err == nil && u != nil {
@@ -101,7 +89,7 @@ func (s *shard) copySpread(ctx workflow.Context, obj migration.LargeObject) work
 			pin := migration.CopyLargePartsInput{JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard.Index, Object: obj,
 				Upload: *u, From: from, To: to}
 			summary := fmt.Sprintf("parts %d-%d of %d of %q", from+1, to, u.Parts, obj.Key)
-			futures = append(futures, workflow.ExecuteActivity(opts(summary, true), a.CopyLargeParts, pin))
+			futures = append(futures, workflow.ExecuteActivity(s.activityContext(summary, largeTimeout), a.CopyLargeParts, pin))
 			s.spreading++
 		}
 		for _, f := range futures {
@@ -119,5 +107,5 @@ func (s *shard) copySpread(ctx workflow.Context, obj migration.LargeObject) work
 	if in.Resume != nil {
 		summary = fmt.Sprintf("complete %q (%s)", obj.Key, humanBytes(obj.Size))
 	}
-	return workflow.ExecuteActivity(opts(summary, true), a.CopyLarge, in)
+	return workflow.ExecuteActivity(s.activityContext(summary, largeTimeout), a.CopyLarge, in)
 }

@@ -97,12 +97,7 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	after := max(s.in.Cursor, s.in.Shard.After)
 	summary := fmt.Sprintf("list ahead after %q", after)
-	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
-		StartToCloseTimeout: pageTimeout,
-		HeartbeatTimeout:    heartbeatTimeout,
-		RetryPolicy:         retryPolicy(s.spec),
-		Summary:             summary,
-	})
+	actx := s.activityContext(summary, pageTimeout)
 	in := migration.ListAheadInput{
 		JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard, After: after, Ranges: ranges,
 		// Each copy of a range keeps its objects' pool busy for at least
@@ -162,12 +157,7 @@ func (s *shard) startRange(ctx workflow.Context, r migration.Range) {
 	sub.After = max(r.After, s.in.Shard.After)
 	sub.Before = r.Last + "\x00" // storage.JustAfter: the range takes in r.Last
 	summary := fmt.Sprintf("page %d: keys after %q to %q", r.Page, r.After, r.Last)
-	actx := workflow.WithActivityOptions(s.actx, workflow.ActivityOptions{
-		StartToCloseTimeout: pageTimeout,
-		HeartbeatTimeout:    heartbeatTimeout,
-		RetryPolicy:         retryPolicy(s.spec),
-		Summary:             summary,
-	})
+	actx := s.activityContext(summary, pageTimeout)
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.CopyPage, migration.CopyPageInput{
 		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page,

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -168,26 +167,7 @@ func runScaleOut(ctx context.Context, o options, bins binaries, set dataSet, wor
 // scaleOutJob runs the server and the fleet, waits until every worker is
 // seen, and times the job.
 func scaleOutJob(ctx context.Context, bins binaries, emu *emulatorProc, set dataSet, workers int, dir string, r *scaleOutResult) (time.Duration, error) {
-	temporalAddr, err := freeAddr()
-	if err != nil {
-		return 0, err
-	}
-	cfgPath := filepath.Join(dir, "bucketferry.yaml")
-	cfg := fmt.Sprintf(`temporal:
-  address: %q
-server:
-  stateDir: %q
-  address: %q
-  uiAddress: "-"
-worker:
-  shutdownTimeout: 5s
-log:
-  level: warn
-`, temporalAddr, filepath.Join(dir, "state"), temporalAddr) + storesYAML(emu.ossAddr, emu.cosAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return 0, err
-	}
-	server, err := childproc.Run("server", nil, bins.starter, "server", "-config", cfgPath)
+	server, cfgPath, temporalAddr, err := startServer(bins, emu, dir, "", "")
 	if err != nil {
 		return 0, err
 	}

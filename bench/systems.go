@@ -166,40 +166,16 @@ func tuningFor(tuned bool, set dataSet, f tuneFlags) tuning {
 func runBucketferry(ctx context.Context, o options, bins binaries, emu *emulatorProc, set dataSet, tuned bool, dir string, r *result) (time.Duration, error) {
 	t := tuningFor(tuned, set, o.tune)
 	r.Settings = "worker " + t.describe()
-	temporalAddr, err := freeAddr()
-	if err != nil {
-		return 0, err
-	}
-	stateDir := filepath.Join(dir, "state")
-	cfgPath := filepath.Join(dir, "bucketferry.yaml")
-	cfg := fmt.Sprintf(`temporal:
-  address: %q
-server:
-  stateDir: %q
-  address: %q
-  uiAddress: "-"
-worker:
-  shutdownTimeout: 5s%s
-transfer:
-  partAttempts: 4%s
-log:
-  level: warn
-`, temporalAddr, stateDir, temporalAddr, t.worker, t.transfer) + storesYAML(emu.ossAddr, emu.cosAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return 0, err
-	}
-	sargs := []string{bins.starter, "server", "-config", cfgPath}
+	var sargs []string
 	if p := o.profile(set, r.System, "server"); p != "" {
 		sargs = append(sargs, "-cpuprofile", p)
 	}
-	server, err := childproc.Run("server", nil, sargs...)
+	server, cfgPath, temporalAddr, err := startServer(bins, emu, dir, t.worker, t.transfer, sargs...)
 	if err != nil {
 		return 0, err
 	}
 	defer server.Terminate(stopTimeout)
-	if err := server.Await("Temporal server ready", 3*time.Minute); err != nil {
-		return 0, err
-	}
+	stateDir := filepath.Join(dir, "state")
 	wargs := []string{bins.worker, "-config", cfgPath}
 	if p := o.profile(set, r.System, "worker"); p != "" {
 		wargs = append(wargs, "-cpuprofile", p)
@@ -258,6 +234,41 @@ log:
 		r.Scale = s
 	}
 	return elapsed, nil
+}
+
+// startServer writes the configuration of a run (the server's state under
+// dir, the emulator's stores, extra YAML lines under worker: and
+// transfer:) and starts `starter server` with it, ready.
+func startServer(bins binaries, emu *emulatorProc, dir, worker, transfer string, args ...string) (server *childproc.Proc, cfgPath, temporalAddr string, err error) {
+	if temporalAddr, err = freeAddr(); err != nil {
+		return nil, "", "", err
+	}
+	cfgPath = filepath.Join(dir, "bucketferry.yaml")
+	cfg := fmt.Sprintf(`temporal:
+  address: %q
+server:
+  stateDir: %q
+  address: %q
+  uiAddress: "-"
+worker:
+  shutdownTimeout: 5s%s
+transfer:
+  partAttempts: 4%s
+log:
+  level: warn
+`, temporalAddr, filepath.Join(dir, "state"), temporalAddr, worker, transfer) + storesYAML(emu.ossAddr, emu.cosAddr)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, "", "", err
+	}
+	server, err = childproc.Run("server", nil, append([]string{bins.starter, "server", "-config", cfgPath}, args...)...)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := server.Await("Temporal server ready", 3*time.Minute); err != nil {
+		server.Terminate(stopTimeout)
+		return nil, "", "", err
+	}
+	return server, cfgPath, temporalAddr, nil
 }
 
 // histories finds the longest history of every workflow run of the job.

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/bucketferry/bucketferry/migration"
 )
@@ -69,17 +67,9 @@ type restartPlan struct {
 // planRestart finds the job to restart (JOB, or its newest restart), checks
 // that it stopped without finishing, and builds the new job's spec.
 func planRestart(ctx context.Context, c jobClient, job string) (restartPlan, error) {
-	last := 0
-	for n := 1; ; n++ {
-		_, err := c.DescribeWorkflowExecution(ctx, restartJobID(job, n), "")
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			break
-		}
-		if err != nil {
-			return restartPlan{}, fmt.Errorf("look for restarts of %s: %w", job, err)
-		}
-		last = n
+	last, err := newestDerived(ctx, c, job, "restarts", restartJobID)
+	if err != nil {
+		return restartPlan{}, err
 	}
 	p := restartPlan{from: job, id: restartJobID(job, last+1)}
 	if last > 0 {

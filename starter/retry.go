@@ -57,7 +57,7 @@ func planRetry(ctx context.Context, c jobClient, job string) (retryPlan, error) 
 	if err != nil {
 		return retryPlan{}, err
 	}
-	last, err := newestRetry(ctx, c, job)
+	last, err := newestDerived(ctx, c, job, "retries", retryJobID)
 	if err != nil {
 		return retryPlan{}, err
 	}
@@ -103,20 +103,20 @@ func planRetry(ctx context.Context, c jobClient, job string) (retryPlan, error) 
 	return p, nil
 }
 
-// newestRetry returns the number of the newest retry of a job, 0 when it
-// has none. Retries are numbered without gaps.
-func newestRetry(ctx context.Context, c jobClient, job string) (int, error) {
+// newestDerived returns the number of the newest job derived from job and
+// named by name (its retries, its restarts), 0 when there is none.
+func newestDerived(ctx context.Context, c jobClient, job, what string, name func(string, int) string) (int, error) {
 	for n := 1; n <= maxRetries; n++ {
-		_, err := c.DescribeWorkflowExecution(ctx, retryJobID(job, n), "")
+		_, err := c.DescribeWorkflowExecution(ctx, name(job, n), "")
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return n - 1, nil
 		}
 		if err != nil {
-			return 0, fmt.Errorf("look for retries of %s: %w", job, err)
+			return 0, fmt.Errorf("look for %s of %s: %w", what, job, err)
 		}
 	}
-	return 0, fmt.Errorf("job %s has over %d retries", job, maxRetries)
+	return 0, fmt.Errorf("job %s has over %d %s", job, maxRetries, what)
 }
 
 func retryJob(ctx context.Context, cn *conn, job string, detach bool, h hints, w io.Writer) error {

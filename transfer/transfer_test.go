@@ -456,3 +456,55 @@ func TestCopyBatchReportsEachObject(t *testing.T) {
 		t.Errorf("missing object: err = %v, want not found", last.Err)
 	}
 }
+
+// TestPartsSpreadOverCallsResume: an upload begun by BeginMultipart is
+// filled by CopyParts calls over runs of its parts (as activities on
+// several workers do); a call over parts already uploaded sends nothing
+// again, and a Copy resuming the upload completes it verified, uploading
+// only the parts still missing.
+func TestPartsSpreadOverCallsResume(t *testing.T) {
+	e := newEnv(t, "")
+	const size = 40 * mib // 10 parts of 4 MiB
+	e.seed(t, "huge", size, richMeta())
+	c, err := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: 4 * mib, PartsInFlight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	req := transfer.Request{Src: e.src, SrcKey: "huge", Dst: e.dst}
+	u, err := c.BeginMultipart(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Parts != 10 || u.UploadID == "" {
+		t.Fatalf("upload %+v, want 10 parts", u)
+	}
+	first, err := c.CopyParts(ctx, req, u, 0, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Parts) != 6 || first.BytesWritten != 6*4*mib {
+		t.Fatalf("first run: %d parts, %d bytes", len(first.Parts), first.BytesWritten)
+	}
+	// A retried call over the same run finds its parts uploaded.
+	again, err := c.CopyParts(ctx, req, u, 2, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.BytesWritten != 0 || len(again.Parts) != 4 {
+		t.Errorf("retried run sent %d bytes for %d parts, want nothing", again.BytesWritten, len(again.Parts))
+	}
+	if _, err := c.CopyParts(ctx, req, u, 0, 11); err == nil {
+		t.Error("a run past the last part was accepted")
+	}
+	cp := u.Checkpoint
+	req.Resume = &cp
+	res, err := c.Copy(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PartsReused != 6 || res.BytesWritten != 4*4*mib {
+		t.Errorf("completing copy reused %d parts and sent %d bytes, want 6 and the 4 missing parts", res.PartsReused, res.BytesWritten)
+	}
+	e.checkCopied(t, "huge", res)
+}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/bucketferry/bucketferry/internal/version"
 )
 
 func main() {
@@ -46,6 +48,7 @@ func commands() []command {
 		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
 		{"sync", "second pass: copy only new or changed objects, once or on a schedule (-every)", runSync},
 		{"limits", "show or change a running job's QPS and bandwidth limits (over all its workers)", runLimits},
+		{"version", "print the release and the commit this starter was built from", runVersion},
 	}
 }
 
@@ -74,4 +77,14 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nrun 'starter <sub-command> -h' for its flags")
+}
+
+// runVersion prints the release and commit, to tell builds apart during an
+// upgrade (docs/versioning.md).
+func runVersion(_ context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("version: unexpected arguments %q", args)
+	}
+	_, err := fmt.Fprintln(stdout, "starter", version.Get())
+	return err
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/internal/profiling"
+	"github.com/bucketferry/bucketferry/internal/version"
 	"github.com/bucketferry/bucketferry/metrics"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
@@ -47,6 +48,14 @@ func main() {
 
 // run runs the worker until ctx is done.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		// Which release runs where, during an upgrade (docs/versioning.md).
+		if len(args) > 1 {
+			return fmt.Errorf("version: unexpected arguments %q", args[1:])
+		}
+		_, err := fmt.Fprintln(stdout, "worker", version.Get())
+		return err
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", os.Getenv("BUCKETFERRY_CONFIG"),
@@ -55,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `HOST:PORT` (profiling; keep it on loopback)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` when the worker stops")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: worker -config FILE [-check]")
+		fmt.Fprintln(stderr, "usage: worker -config FILE [-check]\n       worker version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

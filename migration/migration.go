@@ -163,6 +163,11 @@ type JobSpec struct {
 	// is also the cap of every activity's retry interval, whose attempts are
 	// unlimited (see docs/outages.md).
 	OutageMaxBackoff string `json:"outageMaxBackoff,omitempty"`
+	// Defaulted is set by WithDefaults: every default of the release that
+	// started the job is filled in. Workflow code takes such a spec as it
+	// is, so that a later release with other defaults replays a running
+	// job the same (docs/versioning.md).
+	Defaulted bool `json:"defaulted,omitempty"`
 }
 
 // DefaultOutageMaxBackoff is the cap of the waits while a store is out.
@@ -192,9 +197,19 @@ const (
 	MaxShards               = 10000
 )
 
-// WithDefaults returns the spec with every zero field set to its default.
-// jobID names the default failure log.
+// WithDefaults returns the spec with every zero field set to its default,
+// marked Defaulted. jobID names the default failure log. A job records
+// the result at its start (workflows: spec-recorded), so that changing a
+// default here changes new jobs only; see docs/versioning.md.
 func (s JobSpec) WithDefaults(jobID string) JobSpec {
+	s.Defaulted = true
+	if s.SpreadObjectBytes <= 0 {
+		s.SpreadObjectBytes = DefaultSpreadObjectBytes
+	}
+	if s.Archive == ArchiveRestore {
+		r := s.RestoreSettings()
+		s.Restore = &r
+	}
 	if s.Conflict == "" {
 		s.Conflict = Overwrite
 	}

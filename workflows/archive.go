@@ -69,7 +69,7 @@ func (s *shard) onRestoreUpdate(u restoreUpdate) {
 // coroutine's): RestoreArchived, then timers with backoff and
 // RestoreArchived again, until nothing is pending.
 func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migration.LargeObject) {
-	opts := s.spec.RestoreSettings()
+	opts := restoreSettings(s.spec)
 	poll := time.Duration(opts.PollSeconds) * time.Second
 	deadline := workflow.Now(ctx).Add(time.Duration(opts.MaxWaitSeconds) * time.Second)
 	wait := poll
@@ -107,4 +107,22 @@ func (s *shard) restoreBatch(ctx workflow.Context, batch int, pending []migratio
 		}
 		wait = min(2*wait, 16*poll)
 	}
+}
+
+// restoreSettings are the spec's restore options for the shard's timers.
+// WithDefaults fills them in for a restoring job; a spec filled in before
+// it did (v0.1.0) takes the defaults of that release, frozen here, so that
+// its timers replay the same whatever migration's defaults become.
+func restoreSettings(spec migration.JobSpec) migration.RestoreOptions {
+	var o migration.RestoreOptions
+	if spec.Restore != nil {
+		o = *spec.Restore
+	}
+	if o.PollSeconds <= 0 {
+		o.PollSeconds = 300
+	}
+	if o.MaxWaitSeconds <= 0 {
+		o.MaxWaitSeconds = 7 * 24 * 3600
+	}
+	return o
 }

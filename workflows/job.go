@@ -31,12 +31,13 @@ func ShardWorkflowID(jobID string, index int) string {
 // are cancelled and the job fails with a non-retryable migration.ErrFatal
 // error naming the problem.
 func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, error) {
-	if err := in.Spec.Validate(); err != nil {
-		return migration.JobResult{}, invalidSpec(err)
+	spec, err := runSpec(ctx, in.Spec, workflow.GetInfo(ctx).WorkflowExecution.ID, in.State == nil)
+	if err != nil {
+		return migration.JobResult{}, err
 	}
-	j := newJob(ctx, in)
+	j := newJob(ctx, in, spec)
 	j.useFleet(ctx)
-	err := workflow.SetQueryHandler(ctx, migration.QueryProgress, func() (migration.Progress, error) {
+	err = workflow.SetQueryHandler(ctx, migration.QueryProgress, func() (migration.Progress, error) {
 		return j.progress(ctx), nil
 	})
 	if err != nil {
@@ -110,11 +111,10 @@ type endedShard struct {
 	err    error
 }
 
-func newJob(ctx workflow.Context, in migration.JobInput) *job {
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+func newJob(ctx workflow.Context, in migration.JobInput, spec migration.JobSpec) *job {
 	j := &job{
-		id:     id,
-		spec:   in.Spec.WithDefaults(id),
+		id:     workflow.GetInfo(ctx).WorkflowExecution.ID,
+		spec:   spec,
 		logger: workflow.GetLogger(ctx),
 		status: migration.StatusPlanning,
 	}

@@ -33,14 +33,15 @@ const (
 // exhausted) stops the shard: it reports the problem to the job, which stops
 // the whole job, and fails with a non-retryable migration.ErrFatal error.
 func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult, error) {
-	if err := in.Spec.Validate(); err != nil {
-		return migration.ShardResult{}, invalidSpec(err)
+	spec, err := runSpec(ctx, in.Spec, in.JobID, false)
+	if err != nil {
+		return migration.ShardResult{}, err
 	}
 	if in.JobID == "" {
 		return migration.ShardResult{}, temporal.NewNonRetryableApplicationError(
 			"invalid shard input: jobId is required", migration.ErrInvalidSpec, nil)
 	}
-	s := newShard(ctx, in)
+	s := newShard(ctx, in, spec)
 	s.useWindow(ctx)
 	s.useSpread(ctx)
 	return s.run(ctx)
@@ -94,10 +95,10 @@ type shard struct {
 	pageAtOne bool
 }
 
-func newShard(ctx workflow.Context, in migration.ShardInput) *shard {
+func newShard(ctx workflow.Context, in migration.ShardInput, spec migration.JobSpec) *shard {
 	s := &shard{
 		in:       in,
-		spec:     in.Spec.WithDefaults(in.JobID),
+		spec:     spec,
 		manifest: in.Spec.Filters.Manifest != nil,
 		logger:   workflow.GetLogger(ctx),
 		sel:      workflow.NewSelector(ctx),

@@ -23,6 +23,12 @@ import (
 // every large object with one CopyLarge.
 const spreadVersion = "spread-large"
 
+// legacySpreadObjectBytes is the spread threshold of specs filled in before
+// WithDefaults set SpreadObjectBytes (v0.1.0). It must never change:
+// running jobs of those releases replay with it, whatever
+// migration.DefaultSpreadObjectBytes becomes.
+const legacySpreadObjectBytes = 1 << 30
+
 // spreadChunks is how many CopyLargeParts activities share one object.
 const spreadChunks = 8
 
@@ -37,7 +43,9 @@ func (s *shard) useSpread(ctx workflow.Context) {
 func (s *shard) spreads(obj migration.LargeObject) bool {
 	limit := s.spec.SpreadObjectBytes
 	if limit <= 0 {
-		limit = migration.DefaultSpreadObjectBytes
+		// A spec filled in before WithDefaults set this field: the
+		// default of those releases, frozen (docs/versioning.md).
+		limit = legacySpreadObjectBytes
 	}
 	return s.spread && obj.Size >= limit
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -88,6 +89,19 @@ func hammer(ctx context.Context, st storage.Store, d time.Duration) int64 {
 	return n.Load()
 }
 
+// onFakeClock runs a test of rates or durations on a fake clock
+// (testing/synctest): they come out the same however busy the machine is.
+func onFakeClock(t *testing.T, f func(t *testing.T)) {
+	synctest.Test(t, func(t *testing.T) {
+		// Registered first, so run last, after the test's own releases:
+		// the job limiters' refreshers end once their job has been idle
+		// for idleAfter, and a bubble ends only when all its goroutines
+		// have.
+		t.Cleanup(func() { time.Sleep(idleAfter + 2*refreshEvery) })
+		f(t)
+	})
+}
+
 func within(got, want, tolerance float64) bool {
 	return got >= want*(1-tolerance) && got <= want*(1+tolerance)
 }
@@ -96,36 +110,46 @@ func within(got, want, tolerance float64) bool {
 // activities runs at a third of the job's QPS, follows a change of the
 // limit on refresh, and stops limiting when the limit is lifted.
 func TestThrottleSharesTheJobLimit(t *testing.T) {
-	src := &fakeSource{limits: migration.Limits{QPS: 300}, inFlight: 3}
-	a := &Activities{Limits: src}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 1}) // the job's answer wins
-	defer release()
-	st := limitedStore{&fakeStore{}}
-	l := throttleOf(ctx).job
-	if qps, _, n := l.share(); qps != 100 || n != 3 {
-		t.Fatalf("share %v qps of %d activities, want 100 of 3", qps, n)
-	}
-	// Start from an empty bucket so the burst does not count.
-	got := float64(hammer(ctx, st, time.Second))
-	if !within(got, 100, 0.1) {
-		t.Errorf("%v requests in 1s at a 100/s share", got)
-	}
+	onFakeClock(t, func(t *testing.T) {
+		src := &fakeSource{limits: migration.Limits{QPS: 300}, inFlight: 3}
+		a := &Activities{Limits: src}
+		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 1}) // the job's answer wins
+		defer release()
+		st := limitedStore{&fakeStore{}}
+		l := throttleOf(ctx).job
+		if qps, _, n := l.share(); qps != 100 || n != 3 {
+			t.Fatalf("share %v qps of %d activities, want 100 of 3", qps, n)
+		}
+		// Start from an empty bucket so the burst does not count.
+		got := float64(hammer(ctx, st, time.Second))
+		if !within(got, 100, 0.1) {
+			t.Errorf("%v requests in 1s at a 100/s share", got)
+		}
 
-	src.set(migration.Limits{QPS: 600}, 2)
-	l.refresh(ctx, src, a.logger())
-	if qps, _, _ := l.share(); qps != 300 {
-		t.Fatalf("after the change the share is %v, want 300", qps)
-	}
-	got = float64(hammer(ctx, st, 500*time.Millisecond))
-	if !within(got, 150, 0.15) {
-		t.Errorf("%v requests in 0.5s at a 300/s share", got)
-	}
+		src.set(migration.Limits{QPS: 600}, 2)
+		l.refresh(ctx, src, a.logger())
+		if qps, _, _ := l.share(); qps != 300 {
+			t.Fatalf("after the change the share is %v, want 300", qps)
+		}
+		got = float64(hammer(ctx, st, 500*time.Millisecond))
+		if !within(got, 150, 0.15) {
+			t.Errorf("%v requests in 0.5s at a 300/s share", got)
+		}
 
-	src.set(migration.Limits{}, 2)
-	l.refresh(ctx, src, a.logger())
-	if got := hammer(ctx, st, 100*time.Millisecond); got < 1000 {
-		t.Errorf("only %d requests in 0.1s with no limit", got)
-	}
+		src.set(migration.Limits{}, 2)
+		l.refresh(ctx, src, a.logger())
+		// Unlimited: requests never wait, so the fake clock stands still
+		// (hammer's timed loop would never end).
+		start := time.Now()
+		for range 1000 {
+			if _, err := st.Head(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("1000 requests with no limit waited %v", waited)
+		}
+	})
 }
 
 // TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer: a failed refresh
@@ -156,57 +180,61 @@ func TestThrottleKeepsLastLimitsWhenTheJobDoesNotAnswer(t *testing.T) {
 // end here, and never more than the whole limit when the job's count lags
 // behind the activities that just started.
 func TestThrottlePartFollowsActivities(t *testing.T) {
-	src, a, ctx, l := runJobActivity(t, migration.Limits{QPS: 400, BandwidthBytesPerSecond: 8 << 20}, 4)
-	want := func(what string, qps, bps float64) {
-		t.Helper()
-		if q, b, _ := l.share(); q != qps || b != bps {
-			t.Errorf("%s: %v requests/s and %v bytes/s, want %v and %v", what, q, b, qps, bps)
+	onFakeClock(t, func(t *testing.T) {
+		src, a, ctx, l := runJobActivity(t, migration.Limits{QPS: 400, BandwidthBytesPerSecond: 8 << 20}, 4)
+		want := func(what string, qps, bps float64) {
+			t.Helper()
+			if q, b, _ := l.share(); q != qps || b != bps {
+				t.Errorf("%s: %v requests/s and %v bytes/s, want %v and %v", what, q, b, qps, bps)
+			}
 		}
-	}
-	want("one of four activities", 100, 2<<20)
-	_, release2 := a.throttle(context.Background(), "job", migration.Limits{})
-	want("two of four", 200, 4<<20)
-	release2()
-	want("one of four again", 100, 2<<20)
+		want("one of four activities", 100, 2<<20)
+		_, release2 := a.throttle(context.Background(), "job", migration.Limits{})
+		want("two of four", 200, 4<<20)
+		release2()
+		want("one of four again", 100, 2<<20)
 
-	st := limitedStore{&fakeStore{}}
-	before := float64(hammer(ctx, st, time.Second))
-	if !within(before, 100, 0.1) {
-		t.Errorf("%v requests in 1s at one of four activities", before)
-	}
+		st := limitedStore{&fakeStore{}}
+		before := float64(hammer(ctx, st, time.Second))
+		if !within(before, 100, 0.1) {
+			t.Errorf("%v requests in 1s at one of four activities", before)
+		}
 
-	src.set(migration.Limits{QPS: 400}, 1) // the job has not heard of the others yet
-	l.refresh(ctx, src, a.logger())
-	var releases []func()
-	for range 2 {
-		_, r := a.throttle(context.Background(), "job", migration.Limits{})
-		releases = append(releases, r)
-	}
-	want("three here, one heard of", 400, 0)
-	for _, r := range releases {
-		r()
-	}
+		src.set(migration.Limits{QPS: 400}, 1) // the job has not heard of the others yet
+		l.refresh(ctx, src, a.logger())
+		var releases []func()
+		for range 2 {
+			_, r := a.throttle(context.Background(), "job", migration.Limits{})
+			releases = append(releases, r)
+		}
+		want("three here, one heard of", 400, 0)
+		for _, r := range releases {
+			r()
+		}
+	})
 }
 
 // TestThrottlePacesBodyBytes: a GET's body is read at the bandwidth share.
 func TestThrottlePacesBodyBytes(t *testing.T) {
-	a := &Activities{} // no source: the spec's limits, one worker
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 4 << 20})
-	defer release()
-	st := limitedStore{&fakeStore{body: make([]byte, 2<<20)}}
-	start := time.Now()
-	rc, _, err := st.Get(ctx, "k", storage.Range{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, rc)
-	if err != nil || n != 2<<20 {
-		t.Fatalf("read %d bytes: %v", n, err)
-	}
-	// 2 MiB at 4 MiB/s, less the first burst.
-	if el := time.Since(start); el < 400*time.Millisecond || el > 700*time.Millisecond {
-		t.Errorf("2 MiB read in %v at 4 MiB/s, want about 0.5s", el)
-	}
+	onFakeClock(t, func(t *testing.T) {
+		a := &Activities{} // no source: the spec's limits, one worker
+		ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 4 << 20})
+		defer release()
+		st := limitedStore{&fakeStore{body: make([]byte, 2<<20)}}
+		start := time.Now()
+		rc, _, err := st.Get(ctx, "k", storage.Range{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		if err != nil || n != 2<<20 {
+			t.Fatalf("read %d bytes: %v", n, err)
+		}
+		// 2 MiB at 4 MiB/s, less the first burst.
+		if el := time.Since(start); el < 400*time.Millisecond || el > 700*time.Millisecond {
+			t.Errorf("2 MiB read in %v at 4 MiB/s, want about 0.5s", el)
+		}
+	})
 }
 
 // hashedBody is a store reader that keeps a running CRC64, as OSS's does.
@@ -264,72 +292,78 @@ func TestLimitedReaderKeepsCRC64(t *testing.T) {
 
 // TestThrottleWorkerCap: the worker's cap holds over all jobs together.
 func TestThrottleWorkerCap(t *testing.T) {
-	a := &Activities{MaxRequestsPerSecond: 100}
-	ctx1, r1 := a.throttle(context.Background(), "job-a", migration.Limits{})
-	defer r1()
-	ctx2, r2 := a.throttle(context.Background(), "job-b", migration.Limits{})
-	defer r2()
-	st := limitedStore{&fakeStore{}}
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	for _, ctx := range []context.Context{ctx1, ctx2} {
-		wg.Go(func() { total.Add(hammer(ctx, st, time.Second)) })
-	}
-	wg.Wait()
-	if got := float64(total.Load()); !within(got, 100, 0.1) {
-		t.Errorf("%v requests in 1s over two jobs under a 100/s cap", got)
-	}
+	onFakeClock(t, func(t *testing.T) {
+		a := &Activities{MaxRequestsPerSecond: 100}
+		ctx1, r1 := a.throttle(context.Background(), "job-a", migration.Limits{})
+		defer r1()
+		ctx2, r2 := a.throttle(context.Background(), "job-b", migration.Limits{})
+		defer r2()
+		st := limitedStore{&fakeStore{}}
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		for _, ctx := range []context.Context{ctx1, ctx2} {
+			wg.Go(func() { total.Add(hammer(ctx, st, time.Second)) })
+		}
+		wg.Wait()
+		if got := float64(total.Load()); !within(got, 100, 0.1) {
+			t.Errorf("%v requests in 1s over two jobs under a 100/s cap", got)
+		}
+	})
 }
 
 // TestThrottleWaitEndsWithTheContext: a paced request gives up with the
 // context's error, not a rate error that would read as a failed request.
 func TestThrottleWaitEndsWithTheContext(t *testing.T) {
-	a := &Activities{}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 0.5})
-	defer release()
-	st := limitedStore{&fakeStore{}}
-	if _, err := st.Head(ctx, "k"); err != nil { // the burst
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	if _, err := st.Head(cctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("wait ended with %v, want the context's deadline", err)
-	}
+	onFakeClock(t, func(t *testing.T) {
+		a := &Activities{}
+		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 0.5})
+		defer release()
+		st := limitedStore{&fakeStore{}}
+		if _, err := st.Head(ctx, "k"); err != nil { // the burst
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if _, err := st.Head(cctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("wait ended with %v, want the context's deadline", err)
+		}
+	})
 }
 
 // TestThrottleRaiseReachesQueuedRequests: requests queued at a low rate
 // are re-queued when the rate is raised, so the new rate shows at once
 // rather than after the old queue drains (here 20 s of it).
 func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
-	a := &Activities{}
-	ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 10})
-	defer release()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	st := limitedStore{&fakeStore{}}
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for range 200 {
-		wg.Go(func() {
-			for {
-				if _, err := st.Head(ctx, "k"); err != nil || ctx.Err() != nil {
-					return
+	onFakeClock(t, func(t *testing.T) {
+		a := &Activities{}
+		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 10})
+		defer release()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		st := limitedStore{&fakeStore{}}
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		for range 200 {
+			wg.Go(func() {
+				for {
+					if _, err := st.Head(ctx, "k"); err != nil || ctx.Err() != nil {
+						return
+					}
+					n.Add(1)
 				}
-				n.Add(1)
-			}
-		})
-	}
-	time.Sleep(200 * time.Millisecond) // all queued at 10/s
-	throttleOf(ctx).job.apply(migration.Pacing{Limits: migration.Limits{QPS: 100}, Activities: 1}, time.Now())
-	time.Sleep(500 * time.Millisecond) // re-queued within a wait step
-	before := n.Load()
-	time.Sleep(time.Second)
-	if got := float64(n.Load() - before); !within(got, 100, 0.15) {
-		t.Errorf("%v requests in the second after raising the limit from 10/s to 100/s", got)
-	}
+			})
+		}
+		time.Sleep(200 * time.Millisecond) // all queued at 10/s
+		throttleOf(ctx).job.apply(migration.Pacing{Limits: migration.Limits{QPS: 100}, Activities: 1}, time.Now())
+		time.Sleep(500 * time.Millisecond) // re-queued within a wait step
+		before := n.Load()
+		time.Sleep(time.Second)
+		if got := float64(n.Load() - before); !within(got, 100, 0.15) {
+			t.Errorf("%v requests in the second after raising the limit from 10/s to 100/s", got)
+		}
+	})
 }
 
 // TestFollowEndsWhenTheWorkerStops: the refresher forgets the job when the

@@ -20,6 +20,7 @@ import (
 	"github.com/bucketferry/bucketferry/internal/childproc"
 	"github.com/bucketferry/bucketferry/internal/version"
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // release is a tagged release as CHANGELOG.md names it.
@@ -194,4 +195,13 @@ func TestUpgradeMidJob(t *testing.T) {
 		t.Fatalf("verified %d of %d objects", n, st.Objects)
 	}
 	t.Logf("job ended %q on the new workers: %d copied", res.Status, res.Counts.Copied)
+	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
+		// The replay corpus: a job begun by the previous release and
+		// finished by this one, with a shard of each.
+		err := workflows.RecordHistories(ctx, k.c, filepath.Join("..", "workflows", "testdata"),
+			id, workflows.ShardWorkflowID(id, 0), workflows.ShardWorkflowID(id, 7))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

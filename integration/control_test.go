@@ -230,6 +230,8 @@ func TestFailuresExportAndRetry(t *testing.T) {
 	if r2.Counts.Objects() != int64(len(stillBad)) || r2.Counts.Copied != int64(healed2) {
 		t.Errorf("second retry %+v: want %d objects in scope, %d copied", r2.Counts, len(stillBad), healed2)
 	}
+	// A retry job: a manifest of an earlier job's failure log.
+	h.recordHistories(t, "job-20k-retry-1", "job-20k-retry-1/shard-00000")
 }
 
 func readFailures(t *testing.T, path string) []migration.Failure {

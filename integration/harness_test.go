@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	temporalserver "go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/bucketferry/bucketferry/config"
@@ -46,7 +47,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	return newHarnessWith(t)
+}
+
+// newHarnessWith is newHarness with options of the Temporal server.
+func newHarnessWith(t *testing.T, serverOpts ...temporalserver.ServerOption) *harness {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(serverOpts...))
 	emu, err := emulator.Start(emulator.Config{
 		OSSCredentials: map[string]string{"oss-ak": "oss-secret"},
 		COSCredentials: map[string]string{"cos-id": "cos-key"},

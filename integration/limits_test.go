@@ -141,6 +141,8 @@ func TestJobQPSLimitAcrossThreeWorkers(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
 	}
+	// A job whose limits were updated while it ran.
+	h.recordHistories(t, "job-qps", "job-qps/shard-00000")
 }
 
 // TestJobBandwidthLimitAcrossThreeWorkers: a bandwidth limit of 4 MiB/s on

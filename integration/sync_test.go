@@ -149,6 +149,8 @@ func TestSyncSecondPass(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != total {
 		t.Errorf("verified %d of %d objects", n, total)
 	}
+	// A second pass (conflict policy changed).
+	h.recordHistories(t, "sync-pass-2", "sync-pass-2/shard-00000")
 }
 
 // TestSyncSchedule: a schedule runs second passes, each a job of its own
@@ -416,4 +418,6 @@ func TestArchiveRestore(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != len(keys) {
 		t.Errorf("verified %d of %d objects", n, len(keys))
 	}
+	// A job whose shards restore archived objects with durable timers.
+	h.recordHistories(t, "job-archive-restore", "job-archive-restore/shard-00000", "job-archive-restore/shard-00001", "job-archive-restore/shard-00002")
 }

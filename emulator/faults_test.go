@@ -7,13 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
-// echo serves 1 MiB on GET and reads the body on PUT.
-func faultServer(t *testing.T, cfg FaultConfig) (*httptest.Server, *Faults) {
-	t.Helper()
-	f := NewFaults(cfg)
+// echo serves 1 MiB on GET and reads the body on PUT, behind f.
+func echo(f *Faults) http.Handler {
 	payload := bytes.Repeat([]byte("x"), 1<<20)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
@@ -26,10 +25,17 @@ func faultServer(t *testing.T, cfg FaultConfig) (*httptest.Server, *Faults) {
 		w.Header().Set("Content-Length", "1048576")
 		w.Write(payload)
 	})
-	srv := httptest.NewServer(f.Wrap(h, func(w http.ResponseWriter, r *http.Request, e *APIError) {
+	return f.Wrap(h, func(w http.ResponseWriter, r *http.Request, e *APIError) {
 		w.WriteHeader(e.Status)
 		io.WriteString(w, e.Code)
-	}))
+	})
+}
+
+// faultServer serves echo behind faults of cfg.
+func faultServer(t *testing.T, cfg FaultConfig) (*httptest.Server, *Faults) {
+	t.Helper()
+	f := NewFaults(cfg)
+	srv := httptest.NewServer(echo(f))
 	t.Cleanup(srv.Close)
 	return srv, f
 }
@@ -74,34 +80,41 @@ func TestFaultResetMidBody(t *testing.T) {
 	}
 }
 
+// TestFaultBandwidthAndLatency runs on a fake clock (testing/synctest),
+// the handler called in memory: the durations are exact, however busy the
+// machine.
 func TestFaultBandwidthAndLatency(t *testing.T) {
-	srv, f := faultServer(t, FaultConfig{Bandwidth: 4 << 20, Latency: 50 * time.Millisecond})
-	start := time.Now()
-	for range 4 {
-		resp, err := http.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		f := NewFaults(FaultConfig{Bandwidth: 4 << 20, Latency: 50 * time.Millisecond})
+		h := echo(f)
+		get := func() {
+			t.Helper()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Body.Len() != 1<<20 {
+				t.Fatalf("GET served %d bytes", rec.Body.Len())
+			}
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	el := time.Since(start)
-	// 4 MiB at 4 MiB/s (less the initial burst) plus 4 x 50 ms.
-	if el < 800*time.Millisecond || el > 3*time.Second {
-		t.Fatalf("4 MiB at 4 MiB/s took %v", el)
-	}
-	// A raised cap takes effect at once.
-	f.Set(FaultConfig{})
-	start = time.Now()
-	resp, _ := http.Get(srv.URL)
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("unlimited download took %v", time.Since(start))
-	}
-	if s := f.Stats(); s.BytesOut < 4<<20 || s.ByMethod["GET"] != 5 {
-		t.Fatalf("stats %+v", s)
-	}
+		start := time.Now()
+		for range 4 {
+			get()
+		}
+		// 4 MiB at 4 MiB/s: a second (each 50 ms of latency refills
+		// the bucket by about its burst, a twentieth of a second's bytes).
+		if el := time.Since(start); el < 950*time.Millisecond || el > 1250*time.Millisecond {
+			t.Fatalf("4 MiB at 4 MiB/s took %v, want about 1s", el)
+		}
+		// A raised cap takes effect at once.
+		f.Set(FaultConfig{})
+		start = time.Now()
+		get()
+		if el := time.Since(start); el != 0 {
+			t.Fatalf("unlimited download took %v", el)
+		}
+		if s := f.Stats(); s.BytesOut < 4<<20 || s.ByMethod["GET"] != 5 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
 }
 
 func TestFaultFailRule(t *testing.T) {

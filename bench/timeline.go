@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// The activity timeline of a job: from every workflow run's history, when
+// each activity ran, folded into how many ran at once in each interval.
+// It shows where a fleet's slots stood idle: before the first copy (the
+// plan and the first listings) and in the tail, when the last ranges run.
+
+type span struct {
+	kind       string
+	start, end time.Time
+}
+
+// timeline is the job's activities, by kind, relative to the job's start.
+type timeline struct {
+	start time.Time
+	spans []span
+}
+
+func loadTimeline(ctx context.Context, c client.Client, start time.Time) (*timeline, error) {
+	tl := &timeline{start: start}
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1000, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("list workflows: %w", err)
+		}
+		for _, ex := range resp.Executions {
+			if err := tl.add(ctx, c, ex.Execution.WorkflowId, ex.Execution.RunId); err != nil {
+				return nil, err
+			}
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return tl, nil
+		}
+	}
+}
+
+func (tl *timeline) add(ctx context.Context, c client.Client, id, run string) error {
+	kinds := map[int64]string{}
+	starts := map[int64]time.Time{}
+	it := c.GetWorkflowHistory(ctx, id, run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("history of %s: %w", id, err)
+		}
+		at := e.GetEventTime().AsTime()
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			kinds[e.GetEventId()] = e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			starts[e.GetActivityTaskStartedEventAttributes().GetScheduledEventId()] = at
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			tl.end(kinds, starts, e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId(), at)
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			tl.end(kinds, starts, e.GetActivityTaskFailedEventAttributes().GetScheduledEventId(), at)
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+			tl.end(kinds, starts, e.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId(), at)
+		}
+	}
+	return nil
+}
+
+func (tl *timeline) end(kinds map[int64]string, starts map[int64]time.Time, scheduled int64, at time.Time) {
+	// A started event is written with the activity's completion when it
+	// had no retries; its time is then still the start's.
+	s, ok := starts[scheduled]
+	if !ok {
+		return
+	}
+	tl.spans = append(tl.spans, span{kind: kinds[scheduled], start: s, end: at})
+}
+
+// print writes, for each kind, its first start and last end, and the
+// activities running at once in every step of the job.
+func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
+	if len(tl.spans) == 0 {
+		return
+	}
+	type bounds struct {
+		n           int
+		first, last time.Time
+	}
+	byKind := map[string]*bounds{}
+	var end time.Time
+	for _, s := range tl.spans {
+		b := byKind[s.kind]
+		if b == nil {
+			b = &bounds{first: s.start, last: s.end}
+			byKind[s.kind] = b
+		}
+		b.n++
+		if s.start.Before(b.first) {
+			b.first = s.start
+		}
+		if s.end.After(b.last) {
+			b.last = s.end
+		}
+		if s.end.After(end) {
+			end = s.end
+		}
+	}
+	names := make([]string, 0, len(byKind))
+	for k := range byKind {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	rel := func(t time.Time) float64 { return t.Sub(tl.start).Seconds() }
+	for _, k := range names {
+		b := byKind[k]
+		fmt.Fprintf(w, "bench:   %-15s %5d activities, first start %5.1f s, last end %5.1f s\n", k, b.n, rel(b.first), rel(b.last))
+	}
+	var row []string
+	for t := tl.start; t.Before(end); t = t.Add(step) {
+		// Slot-seconds in use over the step, as a mean of activities.
+		var busy time.Duration
+		for _, s := range tl.spans {
+			hi := t.Add(step)
+			from, to := s.start, s.end
+			if from.Before(t) {
+				from = t
+			}
+			if to.After(hi) {
+				to = hi
+			}
+			if to.After(from) {
+				busy += to.Sub(from)
+			}
+		}
+		row = append(row, fmt.Sprintf("%.0f", float64(busy)/float64(step)))
+	}
+	fmt.Fprintf(w, "bench:   activities running (mean per %s, of %d slots): %s\n", step, slots, strings.Join(row, " "))
+}

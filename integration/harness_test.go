@@ -44,14 +44,22 @@ type harness struct {
 	cfg     *config.Config
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith adds the stores extra returns (YAML lines under stores:,
+// given the emulator, whose S3 front end runs too) to the configuration.
+func newHarnessWith(t *testing.T, extra func(emu *emulator.Server) string) *harness {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	emu, err := emulator.Start(emulator.Config{
+	emuCfg := emulator.Config{
 		OSSCredentials: map[string]string{"oss-ak": "oss-secret"},
 		COSCredentials: map[string]string{"cos-id": "cos-key"},
 		Buckets:        []string{srcBucket, dstBucket},
-	})
+	}
+	if extra != nil {
+		emuCfg.S3Addr = "127.0.0.1:0"
+	}
+	emu, err := emulator.Start(emuCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +99,9 @@ stores:
     secretId: cos-id
     secretKey: not-the-key
 `, ts.GetFrontendHostPort(), ts.GetDefaultNamespace(), emu.OSSURL(), srcBucket, emu.COSURL(), dstBucket, emu.COSURL(), dstBucket)
+	if extra != nil {
+		yaml += extra(emu)
+	}
 	if err := os.WriteFile(h.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

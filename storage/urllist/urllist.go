@@ -84,9 +84,13 @@ type entry struct {
 	md5  string
 
 	mu     sync.Mutex
-	headed bool  // a listing asked the server for the size
-	seen   int64 // the size the server answered, -1 when it did not
+	headed time.Time // when a listing last had the size from the server
+	seen   int64     // that size, -1 when it did not answer one
 }
+
+// sizeTTL is how long a size a listing asked for is reused: a job's plan
+// and its shards list the same URLs within minutes, a later job asks again.
+const sizeTTL = 10 * time.Minute
 
 var _ storage.Store = (*Store)(nil)
 
@@ -419,8 +423,8 @@ func (s *Store) checkSize(op string, e *entry, size int64) error {
 // ---- the Store
 
 // List returns one page of the manifest's keys in order. URLs whose size
-// the manifest does not give are asked with a HEAD (once per store); one
-// that fails is listed with size 0, and its copy records the failure.
+// the manifest does not give are asked with a HEAD (reused for sizeTTL);
+// one that fails is listed with size 0, and its copy records the failure.
 func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Page, error) {
 	if err := s.entriesOf(ctx); err != nil {
 		return storage.Page{}, err
@@ -474,22 +478,22 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 	return page, nil
 }
 
-// headSize asks the server for an entry's size, once.
+// headSize asks the server for an entry's size, unless a listing did so
+// lately. A failure is not kept: the URL's copy fails the same way and
+// records it, and the next listing asks again.
 func (s *Store) headSize(ctx context.Context, e *entry) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.headed {
+	if !e.headed.IsZero() && time.Since(e.headed) < sizeTTL {
 		return
 	}
+	e.seen = -1
 	resp, err := s.do(ctx, "head", e, http.MethodHead, storage.Range{})
 	if err != nil {
-		if ctx.Err() == nil && !storage.IsRetryable(err) {
-			e.headed = true // the copy will fail the same way and record it
-		}
 		return
 	}
 	resp.Body.Close()
-	e.headed, e.seen = true, resp.ContentLength
+	e.headed, e.seen = time.Now(), resp.ContentLength
 }
 
 // Head asks the server about a URL.

@@ -330,6 +330,14 @@ func TestJobURLListToCOS(t *testing.T) {
 	want["gone.txt"] = "/gone.txt"
 	check()
 	h.verifyStores(t, "urls", "", "dst", "web/", int64(len(want)))
+
+	// A URL list is no destination: the job fails at once, saying so.
+	bad := baseSpec()
+	bad.Destination.Store = "urls"
+	_, err = h.wait(t, h.startJob(t, "job-into-urls", bad), time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "read-only") || appErrorType(err) != migration.ErrFatal {
+		t.Errorf("job into a URL list: %v, want a fatal read-only error", err)
+	}
 }
 
 // emulatorBytes is a deterministic body of n bytes.

@@ -206,3 +206,15 @@ func JustBefore(key string) string {
 // JustAfter returns the smallest string greater than key, so
 // ListOptions{Before: JustAfter(k)} includes k itself.
 func JustAfter(key string) string { return key + "\x00" }
+
+// ReadOnly is implemented by stores that can only be read: a URL list.
+// A job refuses them as a destination before it starts.
+type ReadOnly interface {
+	ReadOnly() bool
+}
+
+// IsReadOnly reports whether st can only be read.
+func IsReadOnly(st Store) bool {
+	ro, ok := st.(ReadOnly)
+	return ok && ro.ReadOnly()
+}

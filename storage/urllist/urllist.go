@@ -127,6 +127,9 @@ func redact(s string) string {
 	return u.String()
 }
 
+// ReadOnly is true: a URL list is only a source.
+func (s *Store) ReadOnly() bool { return true }
+
 // Name is "urllist://" and the manifest's file name.
 func (s *Store) Name() string { return s.name }
 

@@ -194,6 +194,12 @@ func (h *harness) wait(t *testing.T, run client.WorkflowRun, timeout time.Durati
 // CRC64, standard headers and user metadata.
 func (h *harness) verifyAll(t *testing.T, skip map[string]bool) int {
 	t.Helper()
+	return h.verifyBuckets(t, srcBucket, dstBucket, skip)
+}
+
+// verifyBuckets is verifyAll between two buckets of the emulator.
+func (h *harness) verifyBuckets(t *testing.T, srcBucket, dstBucket string, skip map[string]bool) int {
+	t.Helper()
 	n := 0
 	for _, k := range h.emu.Backend.Keys(srcBucket) {
 		if skip[k] {

@@ -62,20 +62,7 @@ func (e *familyEnv) seed(t *testing.T, key string, size int64) {
 	}
 }
 
-func (e *familyEnv) checkCopied(t *testing.T, key string) {
-	t.Helper()
-	s, err := e.srv.Backend.Object(srcBucket, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.srv.Backend.Object(dstBucket, key)
-	if err != nil {
-		t.Fatalf("%q not at the destination: %v", key, err)
-	}
-	if p := emulator.CompareObjects(s, d); p != "" {
-		t.Errorf("%q: %s", key, p)
-	}
-}
+func (e *familyEnv) checkCopied(t *testing.T, key string) { sameAtDestination(t, e.srv.Backend, key) }
 
 // Every pair of families is verified twice where the source reports a
 // checksum (Checked names both families) and once, counted, where it

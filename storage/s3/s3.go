@@ -16,7 +16,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -299,6 +298,12 @@ type objectHeaders struct {
 	sums                                                                                           map[storage.Algorithm]*string
 }
 
+// sums names an answer's checksum fields by family.
+func sums(crc32, crc32c, crc64nvme, sha1, sha256 *string) map[storage.Algorithm]*string {
+	return map[storage.Algorithm]*string{storage.CRC32: crc32, storage.CRC32C: crc32c, storage.CRC64NVME: crc64nvme,
+		storage.SHA1: sha1, storage.SHA256: sha256}
+}
+
 func (h objectHeaders) info(key string, size int64) storage.ObjectInfo {
 	oi := storage.ObjectInfo{Key: key, Size: size, ETag: strings.Trim(h.etag, `"`), LastModified: aws.ToTime(h.lastModified)}
 	oi.Checksums = append(fullObject(h.checksumType, h.sums), md5Of(h.etag, h.sse, h.customerKey)...)
@@ -377,9 +382,8 @@ func (s *Store) Head(ctx context.Context, key string) (storage.ObjectInfo, error
 		contentLanguage: aws.ToString(out.ContentLanguage), cacheControl: aws.ToString(out.CacheControl),
 		expires: aws.ToString(out.ExpiresString), lastModified: out.LastModified, meta: out.Metadata,
 		class: out.StorageClass, restore: out.Restore, sse: out.ServerSideEncryption, customerKey: out.SSECustomerAlgorithm,
-		checksumType: out.ChecksumType, sums: map[storage.Algorithm]*string{storage.CRC32: out.ChecksumCRC32,
-			storage.CRC32C: out.ChecksumCRC32C, storage.CRC64NVME: out.ChecksumCRC64NVME, storage.SHA1: out.ChecksumSHA1,
-			storage.SHA256: out.ChecksumSHA256}}
+		checksumType: out.ChecksumType,
+		sums:         sums(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256)}
 	return h.info(key, aws.ToInt64(out.ContentLength)), nil
 }
 
@@ -416,10 +420,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		// Full-object checksums come only with whole reads.
 		in.ChecksumMode = types.ChecksumModeEnabled
 	} else {
-		spec := fmt.Sprintf("bytes=%d-", rng.Offset)
-		if rng.Length > 0 {
-			spec += strconv.FormatInt(rng.Offset+rng.Length-1, 10)
-		}
+		spec := storage.RangeHeader(rng)
 		in.Range = aws.String(spec)
 	}
 	out, err := s.client.GetObject(ctx, in)
@@ -433,7 +434,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 	}
 	size := aws.ToInt64(out.ContentLength)
 	if cr := aws.ToString(out.ContentRange); cr != "" {
-		total, ok := totalFromContentRange(cr)
+		total, ok := storage.TotalFromContentRange(cr)
 		if !ok {
 			out.Body.Close()
 			return nil, storage.ObjectInfo{}, storage.Errorf(storage.KindTransient, s.name, "get", key,
@@ -446,9 +447,8 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		contentLanguage: aws.ToString(out.ContentLanguage), cacheControl: aws.ToString(out.CacheControl),
 		expires: aws.ToString(out.ExpiresString), lastModified: out.LastModified, meta: out.Metadata,
 		class: out.StorageClass, restore: out.Restore, sse: out.ServerSideEncryption, customerKey: out.SSECustomerAlgorithm,
-		checksumType: out.ChecksumType, sums: map[storage.Algorithm]*string{storage.CRC32: out.ChecksumCRC32,
-			storage.CRC32C: out.ChecksumCRC32C, storage.CRC64NVME: out.ChecksumCRC64NVME, storage.SHA1: out.ChecksumSHA1,
-			storage.SHA256: out.ChecksumSHA256}}
+		checksumType: out.ChecksumType,
+		sums:         sums(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256)}
 	info := h.info(key, size)
 	if !rng.IsWhole() {
 		// A range's answer carries no whole-object checksum but the ETag;
@@ -467,16 +467,6 @@ func (s *Store) emptyTail(ctx context.Context, key string) (io.ReadCloser, stora
 	}
 	info.Checksums = nil
 	return io.NopCloser(strings.NewReader("")), info, nil
-}
-
-// totalFromContentRange parses the total of "bytes a-b/total".
-func totalFromContentRange(v string) (int64, bool) {
-	_, total, ok := strings.Cut(v, "/")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(total, 10, 64)
-	return n, err == nil && n >= 0
 }
 
 // getBody classifies read errors of a download.
@@ -511,12 +501,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, me
 	}
 	in := &s3sdk.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key),
 		Body: storage.ExactBody(r, size), ContentLength: aws.Int64(size)}
-	putMeta(meta, &in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.CacheControl, &in.Metadata, &in.StorageClass)
-	if meta.Expires != "" {
-		if t, err := http.ParseTime(meta.Expires); err == nil {
-			in.Expires = aws.Time(t)
-		}
-	}
+	putMeta(meta, &in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.CacheControl,
+		&in.Expires, &in.Metadata, &in.StorageClass)
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
 		return storage.PutResult{}, s.fail(op, key, err)
@@ -535,7 +521,7 @@ func (s *Store) checkMeta(op, key string, meta storage.Metadata) error {
 
 // putMeta sets the request fields of metadata; PutObject and
 // CreateMultipartUpload have the same ones.
-func putMeta(m storage.Metadata, ct, ce, cd, cl, cc **string, user *map[string]string, class *types.StorageClass) {
+func putMeta(m storage.Metadata, ct, ce, cd, cl, cc **string, expires **time.Time, user *map[string]string, class *types.StorageClass) {
 	set := func(dst **string, v string) {
 		if v != "" {
 			*dst = aws.String(v)
@@ -546,6 +532,10 @@ func putMeta(m storage.Metadata, ct, ce, cd, cl, cc **string, user *map[string]s
 	set(cd, m.ContentDisposition)
 	set(cl, m.ContentLanguage)
 	set(cc, m.CacheControl)
+	if t, err := http.ParseTime(m.Expires); err == nil {
+		// S3 takes a date only; anything else is not sent.
+		*expires = aws.Time(t)
+	}
 	if len(m.User) > 0 {
 		*user = m.User
 	}
@@ -578,12 +568,8 @@ func (s *Store) InitMultipart(ctx context.Context, key string, meta storage.Meta
 		return "", err
 	}
 	in := &s3sdk.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}
-	putMeta(meta, &in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.CacheControl, &in.Metadata, &in.StorageClass)
-	if meta.Expires != "" {
-		if t, err := http.ParseTime(meta.Expires); err == nil {
-			in.Expires = aws.Time(t)
-		}
-	}
+	putMeta(meta, &in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage, &in.CacheControl,
+		&in.Expires, &in.Metadata, &in.StorageClass)
 	out, err := s.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return "", s.fail(op, key, err)

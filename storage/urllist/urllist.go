@@ -371,10 +371,7 @@ func (s *Store) do(ctx context.Context, op string, e *entry, method string, rng 
 		return nil, s.invalid(op, e.key, "line %d: %v", e.line, err)
 	}
 	if !rng.IsWhole() {
-		spec := fmt.Sprintf("bytes=%d-", rng.Offset)
-		if rng.Length > 0 {
-			spec += strconv.FormatInt(rng.Offset+rng.Length-1, 10)
-		}
+		spec := storage.RangeHeader(rng)
 		req.Header.Set("Range", spec)
 	}
 	resp, err := s.client.Do(req)
@@ -544,7 +541,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 	var body io.Reader = resp.Body
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:
-		total, ok := totalFromContentRange(resp.Header.Get("Content-Range"))
+		total, ok := storage.TotalFromContentRange(resp.Header.Get("Content-Range"))
 		if !ok {
 			resp.Body.Close()
 			return nil, storage.ObjectInfo{}, storage.Errorf(storage.KindTransient, s.name, "get", key,
@@ -570,16 +567,6 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		info.Checksums = nil
 	}
 	return &getBody{s: s, key: key, r: body, c: resp.Body}, info, nil
-}
-
-// totalFromContentRange parses the total of "bytes a-b/total".
-func totalFromContentRange(v string) (int64, bool) {
-	_, total, ok := strings.Cut(v, "/")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(total, 10, 64)
-	return n, err == nil && n >= 0
 }
 
 // getBody classifies read errors of a download: transient, since the next

@@ -80,6 +80,17 @@ func (c Checksum) String() string { return string(c.Alg) + ":" + c.Value }
 // HashValue is the Checksum.Value of a hash's current sum.
 func HashValue(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
+// SumUint is a CRC hash's current value as a number (0 for other hashes).
+func SumUint(h hash.Hash) uint64 {
+	switch h := h.(type) {
+	case hash.Hash64:
+		return h.Sum64()
+	case hash.Hash32:
+		return uint64(h.Sum32())
+	}
+	return 0
+}
+
 // CRC64Value is the Checksum.Value of a CRC64.
 func CRC64Value(crc uint64) string { return fmt.Sprintf("%016x", crc) }
 

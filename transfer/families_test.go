@@ -3,7 +3,6 @@ package transfer_test
 import (
 	"context"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"slices"
 	"strings"
@@ -182,37 +181,12 @@ func TestS3DestinationMismatchIsCorrupt(t *testing.T) {
 	}
 }
 
-// fullObjectCRC32C reports, as S3 does for objects uploaded with one, a
-// full-object CRC32C (right or wrong) on whole reads.
-type fullObjectCRC32C struct {
-	storage.Store
-	sums map[string]string
-}
-
-func (f fullObjectCRC32C) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
-	rc, info, err := f.Store.Get(ctx, key, rng)
-	if err == nil && rng.IsWhole() {
-		info.Checksums = append(info.Checksums, storage.Checksum{Alg: storage.CRC32C, Value: f.sums[key]})
-	}
-	return rc, info, err
-}
-
+// A single-part copy checks a full-object checksum before the MD5.
 func TestS3FullObjectChecksumIsChecked(t *testing.T) {
 	e := newFamilyEnv(t, emulator.FaultConfig{})
 	e.seed(t, "good", 5000)
 	e.seed(t, "bad", 5000)
-	obj, err := e.srv.Backend.Object(srcBucket, "good")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := obj.Open(0, obj.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(rc)
-	rc.Close()
-	sum := fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
-	src := fullObjectCRC32C{Store: e.s3Src, sums: map[string]string{"good": sum, "bad": "00000000"}}
+	src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: e.s3Src, alg: storage.CRC32C, b: e.srv.Backend, bad: map[string]bool{"bad": true}}, t: t}
 	c, _ := transfer.New(transfer.Options{})
 	res, err := c.Copy(context.Background(), transfer.Request{Src: src, SrcKey: "good", Dst: e.cosDst})
 	if err != nil {
@@ -239,4 +213,92 @@ func TestCopyFromS3WithFaults(t *testing.T) {
 		}
 		e.checkCopied(t, key)
 	}
+}
+
+// fullObjectSum reports, as S3 does for new objects, a full-object
+// checksum of a family on HEADs and whole reads; bad names the keys it
+// reports a wrong one for.
+type fullObjectSum struct {
+	storage.Store
+	alg storage.Algorithm
+	b   *emulator.Backend
+	bad map[string]bool
+}
+
+func (f fullObjectSum) sum(t *testing.T, key string) storage.Checksum {
+	obj, err := f.b.Object(srcBucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := obj.Open(0, obj.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h, _ := storage.NewHash(f.alg)
+	if _, err := io.Copy(h, rc); err != nil {
+		t.Fatal(err)
+	}
+	v := storage.HashValue(h)
+	if f.bad[key] {
+		v = strings.Repeat("0", len(v))
+	}
+	return storage.Checksum{Alg: f.alg, Value: v}
+}
+
+// A copy in parts checks a source's full-object CRC (here CRC64NVME, which
+// S3 gives every new object) by combining the parts' CRCs: verified twice,
+// not at the destination only; a wrong one is caught before the upload is
+// completed, and the upload is aborted.
+func TestMultipartChecksSourceCRCFamily(t *testing.T) {
+	e := newFamilyEnv(t, emulator.FaultConfig{})
+	e.seed(t, "good.bin", 13*mib+3)
+	e.seed(t, "bad.bin", 13*mib+3)
+	c, _ := transfer.New(transfer.Options{MultipartThreshold: 8 * mib, PartSize: 5 * mib})
+	for _, alg := range []storage.Algorithm{storage.CRC64NVME, storage.CRC32C, storage.CRC32} {
+		for _, dst := range []storage.Store{e.cosDst, e.s3Dst} {
+			t.Run(string(alg)+" to "+dst.Name(), func(t *testing.T) {
+				src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: e.s3Src, alg: alg, b: e.srv.Backend, bad: map[string]bool{"bad.bin": true}}, t: t}
+				res, err := c.Copy(context.Background(), transfer.Request{Src: src, SrcKey: "good.bin", Dst: dst})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.checkCopied(t, "good.bin")
+				if res.DestinationOnly || len(res.Checked) != 2 || res.Checked[0] != alg {
+					t.Errorf("checked %v, destination only %v; want %s first, verified twice", res.Checked, res.DestinationOnly, alg)
+				}
+				_, err = c.Copy(context.Background(), transfer.Request{Src: src, SrcKey: "bad.bin", Dst: dst})
+				if storage.KindOf(err) != storage.KindCorrupt || !strings.Contains(err.Error(), string(alg)) {
+					t.Errorf("a wrong source %s: %v, want KindCorrupt", alg, err)
+				}
+				if _, err := e.srv.Backend.Object(dstBucket, "bad.bin"); err == nil {
+					t.Error("a copy that failed verification is at the destination")
+				}
+				if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
+					t.Errorf("%d uploads left open", n)
+				}
+			})
+		}
+	}
+}
+
+type fullObjectSumStore struct {
+	fullObjectSum
+	t *testing.T
+}
+
+func (f *fullObjectSumStore) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	info, err := f.Store.Head(ctx, key)
+	if err == nil {
+		info.Checksums = append(info.Checksums, f.sum(f.t, key))
+	}
+	return info, err
+}
+
+func (f *fullObjectSumStore) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	rc, info, err := f.Store.Get(ctx, key, rng)
+	if err == nil && rng.IsWhole() {
+		info.Checksums = append(info.Checksums, f.sum(f.t, key))
+	}
+	return rc, info, err
 }

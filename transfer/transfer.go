@@ -317,6 +317,17 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// uintValue is the CRC of a family other than CRC64 of the bytes read so
+// far; false for a family the reader was not asked to compute.
+func (h *hashingReader) uintValue(alg storage.Algorithm) (uint64, bool) {
+	for _, f := range h.extra {
+		if f.alg == alg {
+			return storage.SumUint(f.h), true
+		}
+	}
+	return 0, false
+}
+
 // value is the checksum of a family of the bytes read so far; false for a
 // family the reader was not asked to compute.
 func (h *hashingReader) value(alg storage.Algorithm) (string, bool) {
@@ -372,6 +383,11 @@ type partState struct {
 	// not CRC64 (an S3 part's MD5): computed while streaming, or as
 	// ListParts reported it for a part uploaded before.
 	sum string
+	// ssum is the part's CRC in the source's family when that is another
+	// CRC than CRC64 (an S3 full-object CRC64NVME), computed while
+	// streaming; parts uploaded by earlier tries have none.
+	ssum    uint64
+	hasSsum bool
 }
 
 func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.ObjectInfo, meta storage.Metadata) (Result, error) {
@@ -625,6 +641,10 @@ func (c *Copier) finish(ctx context.Context, req Request, head storage.ObjectInf
 			return out, err
 		}
 	}
+	srcChecked, err := c.checkSourceParts(ctx, req, head, u, parts)
+	if err != nil {
+		return out, err
+	}
 	list := make([]storage.Part, len(parts))
 	for i, p := range parts {
 		list[i] = p.part(i+1, dstAlg)
@@ -648,14 +668,60 @@ func (c *Copier) finish(ctx context.Context, req Request, head storage.ObjectInf
 		return out, &storage.Error{Kind: storage.KindInvalid, Store: req.Dst.Name(), Op: "verify", Key: req.DstKey,
 			Err: fmt.Errorf("no way to verify a multipart object of a %s destination", dstAlg)}
 	}
-	out.CRC64, out.DestinationOnly = want, !head.HasCRC64
-	if head.HasCRC64 {
+	out.CRC64, out.DestinationOnly = want, !head.HasCRC64 && !srcChecked
+	switch {
+	case head.HasCRC64:
 		out.Checked = append(out.Checked, storage.CRC64ECMA)
+	case srcChecked:
+		out.Checked = append(out.Checked, multipartSourceAlg(head))
 	}
 	if dstAlg != storage.CRC64ECMA || !head.HasCRC64 {
 		out.Checked = append(out.Checked, dstAlg)
 	}
 	return out, nil
+}
+
+// multipartSourceAlg is the family a copy in parts checks its source in
+// when the source has no CRC64: the first other CRC it reports (MD5 and
+// SHA cannot be combined from parts), or "".
+func multipartSourceAlg(head storage.ObjectInfo) storage.Algorithm {
+	if head.HasCRC64 {
+		return ""
+	}
+	for _, c := range head.Checksums {
+		if storage.Combinable(c.Alg) {
+			return c.Alg
+		}
+	}
+	return ""
+}
+
+// checkSourceParts checks, for a source without CRC64 that reports another
+// CRC (an S3 object's full-object CRC64NVME), the parts' combined CRC of
+// that family against the source's. It reports false, unchecked, when a
+// part uploaded by an earlier try has no such CRC. A mismatch aborts the
+// upload, so that no retry reuses its parts.
+func (c *Copier) checkSourceParts(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState) (bool, error) {
+	alg := multipartSourceAlg(head)
+	if alg == "" {
+		return false, nil
+	}
+	want, _ := head.Sum(alg)
+	var sum uint64
+	for _, p := range parts {
+		if !p.hasSsum {
+			return false, nil
+		}
+		sum, _ = storage.CombineChecksum(alg, sum, p.ssum, p.size)
+	}
+	if got := storage.ChecksumValue(alg, sum); got != want {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		_ = req.Dst.AbortMultipart(actx, req.DstKey, u.UploadID)
+		return false, &storage.Error{Kind: storage.KindCorrupt, Store: req.Src.Name(), Op: "verify", Key: req.SrcKey,
+			Err: fmt.Errorf("the parts' data has %s %s, the source's is %s", alg, got, want)}
+	}
+	return true, nil
 }
 
 // verifyPartsETag checks an S3-style multipart ETag: the MD5 of the parts'
@@ -801,8 +867,8 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 	if err := sameVersion(req, head, info); err != nil {
 		return partState{}, err
 	}
-	dstAlg := req.Dst.Limits().Preferred()
-	pr := &partReader{hashingReader: newHashingReader(body, dstAlg), want: size}
+	dstAlg, srcAlg := req.Dst.Limits().Preferred(), multipartSourceAlg(head)
+	pr := &partReader{hashingReader: newHashingReader(body, dstAlg, srcAlg), want: size}
 	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
 	read.Add(pr.n)
 	written.Add(pr.n)
@@ -824,6 +890,9 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.sum())}
 	}
 	st := partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}
+	if srcAlg != "" {
+		st.ssum, st.hasSsum = pr.uintValue(srcAlg)
+	}
 	if dstAlg != storage.CRC64ECMA {
 		st.sum, _ = pr.value(dstAlg)
 		if got, ok := p.Sum(dstAlg); !ok || got != st.sum {

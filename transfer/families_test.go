@@ -102,11 +102,18 @@ func TestCopyAcrossChecksumFamilies(t *testing.T) {
 		{"oss->s3 empty", e.ossSrc, e.s3Dst, "empty", want{[]storage.Algorithm{storage.CRC64ECMA, storage.MD5}, false}},
 		{"oss->s3 hostile key", e.ossSrc, e.s3Dst, "dir/ünï cödé+%2F.txt", want{[]storage.Algorithm{storage.CRC64ECMA, storage.MD5}, false}},
 		{"oss->s3 multipart", e.ossSrc, e.s3Dst, "big.bin", want{[]storage.Algorithm{storage.CRC64ECMA, storage.MD5}, false}},
-		{"s3->cos single", e.s3Src, e.cosDst, "small.bin", want{[]storage.Algorithm{storage.MD5, storage.CRC64ECMA}, false}},
-		{"s3->cos multipart source", e.s3Src, e.cosDst, mp, want{[]storage.Algorithm{storage.CRC64ECMA}, true}},
-		{"s3->s3 single", e.s3Src, e.s3Dst, "dir/ünï cödé+%2F.txt", want{[]storage.Algorithm{storage.MD5, storage.MD5}, false}},
-		{"s3->s3 multipart", e.s3Src, e.s3Dst, mp, want{[]storage.Algorithm{storage.MD5}, true}},
-		{"s3->s3 big single-part source", e.s3Src, e.s3Dst, "big.bin", want{[]storage.Algorithm{storage.MD5}, true}},
+		// S3 reports a full-object CRC64NVME for every object, multipart
+		// ones included: checked before the MD5, and combined from parts.
+		{"s3->cos single", e.s3Src, e.cosDst, "small.bin", want{[]storage.Algorithm{storage.CRC64NVME, storage.CRC64ECMA}, false}},
+		{"s3->cos multipart source", e.s3Src, e.cosDst, mp, want{[]storage.Algorithm{storage.CRC64NVME, storage.CRC64ECMA}, false}},
+		{"s3->s3 single", e.s3Src, e.s3Dst, "dir/ünï cödé+%2F.txt", want{[]storage.Algorithm{storage.CRC64NVME, storage.MD5}, false}},
+		{"s3->s3 multipart", e.s3Src, e.s3Dst, mp, want{[]storage.Algorithm{storage.CRC64NVME, storage.MD5}, false}},
+		{"s3->s3 big single-part source", e.s3Src, e.s3Dst, "big.bin", want{[]storage.Algorithm{storage.CRC64NVME, storage.MD5}, false}},
+		// An S3-compatible store that reports only MD5 ETags: checked by
+		// MD5 in one piece, at the destination only in parts.
+		{"md5-only s3->cos single", md5Only{e.s3Src}, e.cosDst, "small.bin", want{[]storage.Algorithm{storage.MD5, storage.CRC64ECMA}, false}},
+		{"md5-only s3->cos multipart source", md5Only{e.s3Src}, e.cosDst, mp, want{[]storage.Algorithm{storage.CRC64ECMA}, true}},
+		{"md5-only s3->s3 big single-part source", md5Only{e.s3Src}, e.s3Dst, "big.bin", want{[]storage.Algorithm{storage.MD5}, true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +130,25 @@ func TestCopyAcrossChecksumFamilies(t *testing.T) {
 	}
 }
 
+// md5Only is an S3-compatible store that reports no full-object checksum
+// (older MinIO, many other clouds): only its single-part MD5 ETags.
+type md5Only struct{ storage.Store }
+
+func onlyMD5(info storage.ObjectInfo) storage.ObjectInfo {
+	info.Checksums = slices.DeleteFunc(slices.Clone(info.Checksums), func(c storage.Checksum) bool { return c.Alg != storage.MD5 })
+	return info
+}
+
+func (m md5Only) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	info, err := m.Store.Head(ctx, key)
+	return onlyMD5(info), err
+}
+
+func (m md5Only) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	rc, info, err := m.Store.Get(ctx, key, rng)
+	return rc, onlyMD5(info), err
+}
+
 // A source whose MD5 (ETag) is not its data's is caught, and nothing is
 // left at the destination.
 func TestS3SourceMD5MismatchIsCorrupt(t *testing.T) {
@@ -132,7 +158,7 @@ func TestS3SourceMD5MismatchIsCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := transfer.New(transfer.Options{})
-	_, err := c.Copy(context.Background(), transfer.Request{Src: e.s3Src, SrcKey: "liar", Dst: e.cosDst})
+	_, err := c.Copy(context.Background(), transfer.Request{Src: md5Only{e.s3Src}, SrcKey: "liar", Dst: e.cosDst})
 	if storage.KindOf(err) != storage.KindCorrupt || !strings.Contains(err.Error(), "md5") {
 		t.Fatalf("err = %v, want KindCorrupt naming md5", err)
 	}
@@ -186,7 +212,7 @@ func TestS3FullObjectChecksumIsChecked(t *testing.T) {
 	e := newFamilyEnv(t, emulator.FaultConfig{})
 	e.seed(t, "good", 5000)
 	e.seed(t, "bad", 5000)
-	src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: e.s3Src, alg: storage.CRC32C, b: e.srv.Backend, bad: map[string]bool{"bad": true}}, t: t}
+	src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: md5Only{e.s3Src}, alg: storage.CRC32C, b: e.srv.Backend, bad: map[string]bool{"bad": true}}, t: t}
 	c, _ := transfer.New(transfer.Options{})
 	res, err := c.Copy(context.Background(), transfer.Request{Src: src, SrcKey: "good", Dst: e.cosDst})
 	if err != nil {
@@ -258,7 +284,7 @@ func TestMultipartChecksSourceCRCFamily(t *testing.T) {
 	for _, alg := range []storage.Algorithm{storage.CRC64NVME, storage.CRC32C, storage.CRC32} {
 		for _, dst := range []storage.Store{e.cosDst, e.s3Dst} {
 			t.Run(string(alg)+" to "+dst.Name(), func(t *testing.T) {
-				src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: e.s3Src, alg: alg, b: e.srv.Backend, bad: map[string]bool{"bad.bin": true}}, t: t}
+				src := &fullObjectSumStore{fullObjectSum: fullObjectSum{Store: md5Only{e.s3Src}, alg: alg, b: e.srv.Backend, bad: map[string]bool{"bad.bin": true}}, t: t}
 				res, err := c.Copy(context.Background(), transfer.Request{Src: src, SrcKey: "good.bin", Dst: dst})
 				if err != nil {
 					t.Fatal(err)

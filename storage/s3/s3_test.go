@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -271,7 +272,32 @@ func TestSourceChecksums(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sums := h.Sums(); len(sums) != 0 {
+	// No MD5 (the ETag is not one), but the full-object CRC64NVME S3 gives
+	// every object.
+	nvme, _ := storage.NewHash(storage.CRC64NVME)
+	nvme.Write(data)
+	if sums := h.Sums(); len(sums) != 1 || sums[0] != (storage.Checksum{Alg: storage.CRC64NVME, Value: storage.HashValue(nvme)}) {
 		t.Errorf("Head of a multipart object reports %v", sums)
+	}
+	// A whole GET reports it too (and the SDK checks the body against it);
+	// a ranged one does not.
+	rc, info, err := st.Get(ctx, "multi", storage.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	rc.Close()
+	if v, ok := info.Sum(storage.CRC64NVME); !ok || v != storage.HashValue(nvme) {
+		t.Errorf("Get CRC64NVME %q %v", v, ok)
+	}
+	rc, info, err = st.Get(ctx, "multi", storage.Range{Offset: 1, Length: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if sums := info.Sums(); len(sums) != 0 {
+		t.Errorf("ranged Get reports %v", sums)
 	}
 }

@@ -345,7 +345,7 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 	s.bucketSeen.Store(true)
 	var page storage.Page
 	for _, o := range out.Contents {
-		key, err := url.QueryUnescape(aws.ToString(o.Key))
+		key, err := decodeKey(out.EncodingType, aws.ToString(o.Key))
 		if err != nil {
 			return storage.Page{}, storage.Errorf(storage.KindTransient, s.name, "list", opts.Prefix, "undecodable key %q: %v", aws.ToString(o.Key), err)
 		}
@@ -647,6 +647,16 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 	return nil
 }
 
+// decodeKey undoes the URL encoding of a listed key, when the answer says
+// it applied it: some S3-compatible services ignore encoding-type and send
+// keys as they are, which must not be decoded.
+func decodeKey(enc types.EncodingType, key string) (string, error) {
+	if enc != types.EncodingTypeUrl {
+		return key, nil
+	}
+	return url.QueryUnescape(key)
+}
+
 // ListUploads returns the uploads in progress under prefix.
 func (s *Store) ListUploads(ctx context.Context, prefix string) ([]storage.Upload, error) {
 	const op = "list uploads"
@@ -661,7 +671,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) ([]storage.Uploa
 			return nil, s.fail(op, prefix, err)
 		}
 		for _, u := range page.Uploads {
-			key, err := url.QueryUnescape(aws.ToString(u.Key))
+			key, err := decodeKey(page.EncodingType, aws.ToString(u.Key))
 			if err != nil {
 				return nil, storage.Errorf(storage.KindTransient, s.name, op, prefix, "undecodable key %q: %v", aws.ToString(u.Key), err)
 			}
@@ -672,7 +682,7 @@ func (s *Store) ListUploads(ctx context.Context, prefix string) ([]storage.Uploa
 		}
 		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
 		if k := aws.ToString(in.KeyMarker); k != "" {
-			if dec, err := url.QueryUnescape(k); err == nil {
+			if dec, err := decodeKey(page.EncodingType, k); err == nil {
 				in.KeyMarker = aws.String(dec)
 			}
 		}

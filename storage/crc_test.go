@@ -29,20 +29,21 @@ func TestCombineCRC64(t *testing.T) {
 	}
 }
 
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
 // Every CRC family combines: what a copy in parts checks a source's
 // full-object CRC32, CRC32C or CRC64NVME by.
 func TestCombineChecksum(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, alg := range []Algorithm{CRC64ECMA, CRC64NVME, CRC32, CRC32C} {
 		for _, sizes := range [][2]int{{0, 7}, {5, 0}, {1, 1}, {1000, 3}, {65536, 100003}} {
-			a := make([]byte, sizes[0])
-			b := make([]byte, sizes[1])
-			for i := range a {
-				a[i] = byte(r.Uint32())
-			}
-			for i := range b {
-				b[i] = byte(r.Uint32())
-			}
+			a, b := randBytes(r, sizes[0]), randBytes(r, sizes[1])
 			sum := func(parts ...[]byte) uint64 {
 				h, _ := NewHash(alg)
 				for _, p := range parts {

@@ -488,12 +488,36 @@ func (s *Store) headSize(ctx context.Context, e *entry) {
 		return
 	}
 	e.seen = -1
-	resp, err := s.do(ctx, "head", e, http.MethodHead, storage.Range{})
-	if err != nil {
+	h, size, err := s.probe(ctx, e)
+	if err != nil || h == nil {
 		return
 	}
+	e.headed, e.seen = time.Now(), size
+}
+
+// probe asks the server for a URL's headers and size: a HEAD, or, from a
+// server that does not allow HEAD (405, 501), a GET of its first byte,
+// whose Content-Range has the size.
+func (s *Store) probe(ctx context.Context, e *entry) (http.Header, int64, error) {
+	resp, err := s.do(ctx, "head", e, http.MethodHead, storage.Range{})
+	if err == nil {
+		resp.Body.Close()
+		return resp.Header, resp.ContentLength, nil
+	}
+	var se *storage.Error
+	if !errors.As(err, &se) || (se.Code != "HTTP 405" && se.Code != "HTTP 501") {
+		return nil, -1, err
+	}
+	resp, err = s.do(ctx, "head", e, http.MethodGet, storage.Range{Offset: 0, Length: 1})
+	if err != nil {
+		return nil, -1, err
+	}
 	resp.Body.Close()
-	e.headed, e.seen = time.Now(), resp.ContentLength
+	size := resp.ContentLength
+	if resp.StatusCode == http.StatusPartialContent {
+		size, _ = storage.TotalFromContentRange(resp.Header.Get("Content-Range"))
+	}
+	return resp.Header, size, nil
 }
 
 // Head asks the server about a URL.
@@ -502,15 +526,14 @@ func (s *Store) Head(ctx context.Context, key string) (storage.ObjectInfo, error
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	resp, err := s.do(ctx, "head", e, http.MethodHead, storage.Range{})
+	h, size, err := s.probe(ctx, e)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	resp.Body.Close()
-	if err := s.checkSize("head", e, resp.ContentLength); err != nil {
+	if err := s.checkSize("head", e, size); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	return s.info(e, resp.Header, cmp.Or(max(resp.ContentLength, 0), max(e.size, 0))), nil
+	return s.info(e, h, cmp.Or(max(size, 0), max(e.size, 0))), nil
 }
 
 // Get downloads a URL or a byte range of it (a ranged GET; a server that

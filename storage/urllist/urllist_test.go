@@ -95,6 +95,10 @@ func files(t *testing.T, bodies map[string][]byte) *httptest.Server {
 			http.Error(w, "later", http.StatusServiceUnavailable)
 			return
 		}
+		if r.Method == http.MethodHead && r.URL.Query().Has("nohead") {
+			http.Error(w, "no HEAD here", http.StatusMethodNotAllowed)
+			return
+		}
 		b, ok := bodies[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -195,6 +199,21 @@ func TestManifestAndObjects(t *testing.T) {
 	// Read-only.
 	if _, err := s.Put(ctx, "x", bytes.NewReader(nil), 0, storage.Metadata{}); storage.KindOf(err) != storage.KindInvalid {
 		t.Errorf("Put: %v", err)
+	}
+}
+
+// A server that refuses HEAD is asked for one byte instead.
+func TestNoHead(t *testing.T) {
+	body := bytes.Repeat([]byte("z"), 5000)
+	srv := files(t, map[string][]byte{"/z.bin": body})
+	s := open(t, writeManifest(t, "m.txt", srv.URL+"/z.bin?nohead\n"))
+	page, err := s.List(ctxOf(t), storage.ListOptions{})
+	if err != nil || len(page.Objects) != 1 || page.Objects[0].Size != 5000 {
+		t.Fatalf("List = %+v, %v", page, err)
+	}
+	h, err := s.Head(ctxOf(t), "z.bin")
+	if err != nil || h.Size != 5000 {
+		t.Errorf("Head = %+v, %v", h, err)
 	}
 }
 

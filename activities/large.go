@@ -136,7 +136,9 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 		return migration.CopyLargeResult{Counts: migration.Counts{Skipped: 1, BytesSkipped: obj.Size, BytesSent: prior.BytesSent}}, nil
 	case err == nil:
 		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
-		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, migration.Counts{Copied: 1, BytesCopied: res.Size, BytesSent: sent})}, nil
+		c := copiedCounts(res)
+		c.BytesSent = sent
+		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, c)}, nil
 	case ctx.Err() != nil:
 		if abandoned(ctx) {
 			if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {

@@ -409,6 +409,9 @@ type limitedStore struct {
 	storage.Store
 }
 
+// ReadOnly tells what the wrapped store does (a URL list is read-only).
+func (s limitedStore) ReadOnly() bool { return storage.IsReadOnly(s.Store) }
+
 func (s limitedStore) List(ctx context.Context, opts storage.ListOptions) (storage.Page, error) {
 	if err := throttleOf(ctx).request(ctx); err != nil {
 		return storage.Page{}, err

@@ -501,7 +501,16 @@ func (r *pageRun) tryItem(ctx context.Context, it *item) (migration.Counts, *mig
 	if err != nil {
 		return migration.Counts{}, nil, res.BytesWritten, err
 	}
-	return migration.Counts{Copied: 1, BytesCopied: res.Size}, nil, res.BytesWritten, nil
+	return copiedCounts(res), nil, res.BytesWritten, nil
+}
+
+// copiedCounts are the counts of one verified copy.
+func copiedCounts(res transfer.Result) migration.Counts {
+	c := migration.Counts{Copied: 1, BytesCopied: res.Size}
+	if res.DestinationOnly {
+		c.DestinationOnlyVerified = 1
+	}
+	return c
 }
 
 // copiedBefore reports, on a retried attempt, whether an earlier attempt
@@ -553,12 +562,18 @@ func (r *pageRun) skip(ctx context.Context, src storage.ObjectInfo, dk string) (
 }
 
 // identical reports whether the destination object has the source's size
-// and CRC64, asking for the checksums listings do not carry.
+// and a checksum of a family both report, asking with HEADs for the
+// checksums listings do not carry. Objects whose stores share no family
+// (an S3 source's MD5, a COS destination's CRC64) are never identical:
+// copying again is always right.
 func identical(ctx context.Context, src storage.Store, s storage.ObjectInfo, dst storage.Store, d storage.ObjectInfo, dk string) (bool, error) {
 	if s.Size != d.Size {
 		return false, nil
 	}
-	if !s.HasCRC64 {
+	if same, known := storage.SameContent(s, d); known {
+		return same, nil
+	}
+	if len(s.Sums()) == 0 {
 		h, err := src.Head(ctx, s.Key)
 		if err != nil {
 			return false, err
@@ -567,18 +582,19 @@ func identical(ctx context.Context, src storage.Store, s storage.ObjectInfo, dst
 			return false, nil
 		}
 		s = h
-	}
-	if !d.HasCRC64 {
-		h, err := dst.Head(ctx, dk)
-		if storage.IsNotFound(err) {
-			return false, nil
+		if same, known := storage.SameContent(s, d); known {
+			return same, nil
 		}
-		if err != nil {
-			return false, err
-		}
-		d = h
 	}
-	return s.HasCRC64 && d.HasCRC64 && s.CRC64 == d.CRC64 && s.Size == d.Size, nil
+	h, err := dst.Head(ctx, dk)
+	if storage.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	same, known := storage.SameContent(s, h)
+	return same && known, nil
 }
 
 // confirmFatal probes the store an object error of a fatal kind came from.

@@ -52,6 +52,10 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err != nil {
 		return migration.PlanResult{}, err
 	}
+	if storage.IsReadOnly(dst) {
+		return migration.PlanResult{}, fatal(fmt.Sprintf("%s (%s) cannot be used: it is read-only (a URL list can only be a source); "+
+			"name an oss, cos, s3 or local store as the destination", dstRole, dst.Name()), nil)
+	}
 	manifest := spec.Filters.Manifest
 	// A source that may not be listed only matters when it must be.
 	if err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, manifest == nil); err != nil {

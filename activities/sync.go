@@ -30,13 +30,13 @@ func (r *pageRun) trySync(ctx context.Context, key string, info storage.ObjectIn
 	if err != nil {
 		return migration.Counts{}, nil, res.BytesWritten, err
 	}
-	return syncCopied(r.spec, found, migration.Counts{Copied: 1, BytesCopied: res.Size}), nil, res.BytesWritten, nil
+	return syncCopied(r.spec, found, copiedCounts(res)), nil, res.BytesWritten, nil
 }
 
 // stale reports whether the destination copy d of source object s must be
 // copied again: sizes differ, the source was modified after the copy was
-// written, or the CRC64s differ (asked for with HEADs, as listings do not
-// carry them).
+// written, or their checksums differ (asked for with HEADs, as listings do
+// not carry them; stores sharing no checksum family count as differing).
 func stale(ctx context.Context, src storage.Store, s storage.ObjectInfo, dst storage.Store, d storage.ObjectInfo, dk string) (bool, error) {
 	if s.Size != d.Size {
 		return true, nil

@@ -13,6 +13,7 @@ import (
 func setExampleSecrets(t *testing.T) {
 	t.Setenv("BUCKETFERRY_STORES_SRC_ACCESSKEYSECRET", "oss-secret-from-env")
 	t.Setenv("BUCKETFERRY_STORES_DST_SECRETKEY", "cos-secret-from-env")
+	t.Setenv("BUCKETFERRY_STORES_AWS_SECRETACCESSKEY", "s3-secret-from-env")
 }
 
 func TestExampleLoads(t *testing.T) {
@@ -30,7 +31,8 @@ func TestExampleLoads(t *testing.T) {
 	if got := c.Stores["src"].AccessKeySecret.Value(); got != "oss-secret-from-env" {
 		t.Errorf("src secret from the environment: got %q", got)
 	}
-	for name, want := range map[string]string{"src": "oss://example-source", "dst": "cos://example-destination-1250000000"} {
+	for name, want := range map[string]string{"src": "oss://example-source", "dst": "cos://example-destination-1250000000",
+		"aws": "s3://example-bucket", "urls": "urllist://urls.csv"} {
 		st, err := c.Store(name)
 		if err != nil {
 			t.Fatalf("Store(%q): %v", name, err)
@@ -81,7 +83,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			t.Errorf("store key %s is not in example.yaml", l.path)
 		}
 	}
-	for _, typ := range []string{TypeOSS, TypeCOS, TypeLocal} {
+	for _, typ := range []string{TypeOSS, TypeCOS, TypeS3, TypeLocal, TypeURLList} {
 		if !types[typ] {
 			t.Errorf("example.yaml has no %s store", typ)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/bucketferry/bucketferry/storage/cos"
 	"github.com/bucketferry/bucketferry/storage/local"
 	"github.com/bucketferry/bucketferry/storage/oss"
+	"github.com/bucketferry/bucketferry/storage/s3"
+	"github.com/bucketferry/bucketferry/storage/urllist"
 )
 
 // Store types.
@@ -22,48 +24,68 @@ const (
 	TypeOSS   = "oss"
 	TypeCOS   = "cos"
 	TypeLocal = "local"
+	// TypeS3 is Amazon S3 or any S3-compatible service (R2, MinIO, OBS,
+	// Kodo, BOS, KS3, ...).
+	TypeS3 = "s3"
+	// TypeURLList is a manifest of HTTP(S) URLs: a source only.
+	TypeURLList = "urllist"
 )
+
+// storeTypes lists the types, for messages.
+const storeTypes = "oss, cos, s3, local or urllist"
 
 // StoreConfig is one named store. Type selects the backend, and only the
 // keys of that backend may be set (the types tag lists them).
 type StoreConfig struct {
-	// Type is oss, cos or local.
-	Type string `mapstructure:"type" types:"oss,cos,local"`
+	// Type is oss, cos, s3, local or urllist.
+	Type string `mapstructure:"type" types:"oss,cos,s3,local,urllist"`
 
 	// Endpoint: for OSS the region endpoint, e.g.
 	// https://oss-cn-hangzhou.aliyuncs.com (https when the scheme is
 	// missing); for COS an optional base URL replacing
-	// https://<bucket>.cos.<region>.myqcloud.com.
-	Endpoint string `mapstructure:"endpoint" types:"oss,cos"`
+	// https://<bucket>.cos.<region>.myqcloud.com; for S3 the service's base
+	// URL, empty for AWS.
+	Endpoint string `mapstructure:"endpoint" types:"oss,cos,s3"`
 	// InternalEndpoint is the OSS VPC endpoint, used when UseInternal is set.
 	InternalEndpoint string `mapstructure:"internalEndpoint" types:"oss"`
 	UseInternal      bool   `mapstructure:"useInternal" types:"oss"`
 	// Bucket: for COS the full name with the APPID, name-1250000000.
-	Bucket string `mapstructure:"bucket" types:"oss,cos"`
+	Bucket string `mapstructure:"bucket" types:"oss,cos,s3"`
 	// Region: OSS region ID (cn-hangzhou), required with AuthVersion 4;
-	// COS region (ap-guangzhou), required.
-	Region string `mapstructure:"region" types:"oss,cos"`
+	// COS region (ap-guangzhou), required; S3 region (us-east-1, auto for
+	// R2), required.
+	Region string `mapstructure:"region" types:"oss,cos,s3"`
 
-	// OSS credentials and signing.
-	AccessKeyID     string `mapstructure:"accessKeyId" types:"oss"`
+	// OSS credentials and signing; S3's access key id.
+	AccessKeyID     string `mapstructure:"accessKeyId" types:"oss,s3"`
 	AccessKeySecret Secret `mapstructure:"accessKeySecret" types:"oss"`
 	SecurityToken   Secret `mapstructure:"securityToken" types:"oss"`
 	AuthVersion     int    `mapstructure:"authVersion" types:"oss"`
-	PathStyle       bool   `mapstructure:"pathStyle" types:"oss"`
+	PathStyle       bool   `mapstructure:"pathStyle" types:"oss,s3"`
 
-	// COS credentials.
+	// COS credentials; S3's session token.
 	SecretID     string `mapstructure:"secretId" types:"cos"`
 	SecretKey    Secret `mapstructure:"secretKey" types:"cos"`
-	SessionToken Secret `mapstructure:"sessionToken" types:"cos"`
+	SessionToken Secret `mapstructure:"sessionToken" types:"cos,s3"`
+
+	// SecretAccessKey is S3's secret key. With neither it nor accessKeyId,
+	// the AWS SDK's default credential chain is used (AWS_* environment,
+	// shared files, instance and task roles).
+	SecretAccessKey Secret `mapstructure:"secretAccessKey" types:"s3"`
+
+	// Manifest is a URL list's file of URLs (a path or an http(s) URL);
+	// IncludeHost puts each URL's host in front of its key.
+	Manifest    string `mapstructure:"manifest" types:"urllist"`
+	IncludeHost bool   `mapstructure:"includeHost" types:"urllist"`
 
 	// Path is a local store's root directory.
 	Path string `mapstructure:"path" types:"local"`
 
 	// HTTP client tuning of OSS and COS stores; zero means the backend's
 	// default (10s, 60s, 512).
-	ConnectTimeout      time.Duration `mapstructure:"connectTimeout" types:"oss,cos"`
-	ReadWriteTimeout    time.Duration `mapstructure:"readWriteTimeout" types:"oss,cos"`
-	MaxIdleConnsPerHost int           `mapstructure:"maxIdleConnsPerHost" types:"oss,cos"`
+	ConnectTimeout      time.Duration `mapstructure:"connectTimeout" types:"oss,cos,s3,urllist"`
+	ReadWriteTimeout    time.Duration `mapstructure:"readWriteTimeout" types:"oss,cos,s3,urllist"`
+	MaxIdleConnsPerHost int           `mapstructure:"maxIdleConnsPerHost" types:"oss,cos,s3,urllist"`
 }
 
 // Open makes the store. It does not contact the service.
@@ -99,8 +121,29 @@ func (s StoreConfig) Open() (storage.Store, error) {
 		})
 	case TypeLocal:
 		return local.New(s.Path)
+	case TypeS3:
+		return s3.New(s3.Config{
+			Bucket:              s.Bucket,
+			Region:              s.Region,
+			Endpoint:            s.Endpoint,
+			PathStyle:           s.PathStyle,
+			AccessKeyID:         s.AccessKeyID,
+			SecretAccessKey:     s.SecretAccessKey.Value(),
+			SessionToken:        s.SessionToken.Value(),
+			ConnectTimeout:      s.ConnectTimeout,
+			ReadWriteTimeout:    s.ReadWriteTimeout,
+			MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		})
+	case TypeURLList:
+		return urllist.New(urllist.Config{
+			Manifest:            s.Manifest,
+			IncludeHost:         s.IncludeHost,
+			ConnectTimeout:      s.ConnectTimeout,
+			ReadWriteTimeout:    s.ReadWriteTimeout,
+			MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		})
 	}
-	return nil, fmt.Errorf("unknown store type %q (use oss, cos or local)", s.Type)
+	return nil, fmt.Errorf("unknown store type %q (use %s)", s.Type, storeTypes)
 }
 
 var (
@@ -119,12 +162,12 @@ func (s StoreConfig) validate(name string) []string {
 		add("stores: store name %q must be lower-case letters, digits, '-' and '_' (job specs name stores this way)", name)
 	}
 	switch s.Type {
-	case TypeOSS, TypeCOS, TypeLocal:
+	case TypeOSS, TypeCOS, TypeLocal, TypeS3, TypeURLList:
 	case "":
-		add("%stype is required: oss, cos or local", p)
+		add("%stype is required: %s", p, storeTypes)
 		return out
 	default:
-		add("%stype %q is not a store type: use oss, cos or local", p, s.Type)
+		add("%stype %q is not a store type: use %s", p, s.Type, storeTypes)
 		return out
 	}
 	// Keys of another backend are mistakes (a COS secretId in an OSS
@@ -192,6 +235,20 @@ func (s StoreConfig) validate(name string) []string {
 		required("secretKey", s.SecretKey)
 	case TypeLocal:
 		required("path", s.Path)
+	case TypeS3:
+		required("bucket", s.Bucket)
+		required("region", s.Region)
+		if s.Endpoint != "" {
+			if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
+				add("%sendpoint %s", p, msg)
+			}
+		}
+		if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+			add("%saccessKeyId and secretAccessKey go together (or neither, for the AWS SDK's default credential chain; the secret in %s)",
+				p, envName(p+"secretAccessKey"))
+		}
+	case TypeURLList:
+		required("manifest", s.Manifest)
 	}
 	if s.ConnectTimeout < 0 {
 		add("%sconnectTimeout %v must not be negative", p, s.ConnectTimeout)
@@ -203,7 +260,7 @@ func (s StoreConfig) validate(name string) []string {
 		add("%smaxIdleConnsPerHost %d must not be negative", p, s.MaxIdleConnsPerHost)
 	}
 	for key, v := range map[string]Secret{"accessKeySecret": s.AccessKeySecret, "securityToken": s.SecurityToken,
-		"secretKey": s.SecretKey, "sessionToken": s.SessionToken} {
+		"secretKey": s.SecretKey, "sessionToken": s.SessionToken, "secretAccessKey": s.SecretAccessKey} {
 		if strings.TrimSpace(string(v)) != string(v) {
 			add("%s%s must not start or end with white space", p, key)
 		}

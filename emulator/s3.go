@@ -628,7 +628,33 @@ func (f *S3FrontEnd) getObject(req *s3Request) error {
 	if r.Method == http.MethodGet && storage.IsArchiveClass(obj.Meta.StorageClass) && !obj.Restored {
 		return apiErr(403, "InvalidObjectState", "The operation is not valid for the object's storage class.")
 	}
-	return serveObject(req.w, r, req.q, obj, setS3ObjectHeaders)
+	set := setS3ObjectHeaders
+	if strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") && r.Header.Get("Range") == "" {
+		set = func(h http.Header, obj *Object) {
+			setS3ObjectHeaders(h, obj)
+			setS3FullObjectChecksum(h, obj)
+		}
+	}
+	return serveObject(req.w, r, req.q, obj, set)
+}
+
+// setS3FullObjectChecksum answers a whole read or HEAD in checksum mode with
+// the object's full-object CRC64NVME, as S3 does for every object it
+// stores (it computes one for uploads that bring none, multipart ones
+// included). Computed from the data on each request: the backend keeps no
+// CRC64NVME, and only S3 clients that ask pay for it.
+func setS3FullObjectChecksum(h http.Header, obj *Object) {
+	rc, err := obj.Open(0, obj.Size)
+	if err != nil {
+		return
+	}
+	defer rc.Close()
+	sum := s3NewCRC64NVME()
+	if _, err := io.Copy(sum, rc); err != nil {
+		return
+	}
+	h.Set("x-amz-checksum-crc64nvme", s3ChecksumValue(sum))
+	h.Set("x-amz-checksum-type", "FULL_OBJECT")
 }
 
 func (f *S3FrontEnd) deleteObject(req *s3Request) error {

@@ -45,20 +45,33 @@ type harness struct {
 	cfg     *config.Config
 }
 
-func newHarness(t *testing.T) *harness {
-	t.Helper()
-	return newHarnessWith(t)
-}
+func newHarness(t *testing.T) *harness { return newHarnessFull(t, nil) }
 
 // newHarnessWith is newHarness with options of the Temporal server.
 func newHarnessWith(t *testing.T, serverOpts ...temporalserver.ServerOption) *harness {
 	t.Helper()
+	return newHarnessFull(t, nil, serverOpts...)
+}
+
+// newHarnessStores adds the stores extra returns (YAML lines under stores:,
+// given the emulator, whose S3 front end runs too) to the configuration.
+func newHarnessStores(t *testing.T, extra func(emu *emulator.Server) string) *harness {
+	t.Helper()
+	return newHarnessFull(t, extra)
+}
+
+func newHarnessFull(t *testing.T, extra func(emu *emulator.Server) string, serverOpts ...temporalserver.ServerOption) *harness {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(serverOpts...))
-	emu, err := emulator.Start(emulator.Config{
+	emuCfg := emulator.Config{
 		OSSCredentials: map[string]string{"oss-ak": "oss-secret"},
 		COSCredentials: map[string]string{"cos-id": "cos-key"},
 		Buckets:        []string{srcBucket, dstBucket},
-	})
+	}
+	if extra != nil {
+		emuCfg.S3Addr = "127.0.0.1:0"
+	}
+	emu, err := emulator.Start(emuCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +111,9 @@ stores:
     secretId: cos-id
     secretKey: not-the-key
 `, ts.GetFrontendHostPort(), ts.GetDefaultNamespace(), emu.OSSURL(), srcBucket, emu.COSURL(), dstBucket, emu.COSURL(), dstBucket)
+	if extra != nil {
+		yaml += extra(emu)
+	}
 	if err := os.WriteFile(h.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +205,12 @@ func (h *harness) wait(t *testing.T, run client.WorkflowRun, timeout time.Durati
 // verifyAll checks every source object against the destination: size,
 // CRC64, standard headers and user metadata.
 func (h *harness) verifyAll(t *testing.T, skip map[string]bool) int {
+	t.Helper()
+	return h.verifyBuckets(t, srcBucket, dstBucket, skip)
+}
+
+// verifyBuckets is verifyAll between two buckets of the emulator.
+func (h *harness) verifyBuckets(t *testing.T, srcBucket, dstBucket string, skip map[string]bool) int {
 	t.Helper()
 	n := 0
 	for _, k := range h.emu.Backend.Keys(srcBucket) {

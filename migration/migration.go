@@ -271,6 +271,11 @@ type Counts struct {
 	// whose copy an interrupted attempt made).
 	New     int64 `json:"new,omitempty"`
 	Changed int64 `json:"changed,omitempty"`
+	// DestinationOnlyVerified counts the copied objects whose source
+	// reported no checksum to check the data against (a URL without an
+	// MD5, an S3 multipart object without a full-object checksum): they
+	// were verified against what the destination reports only.
+	DestinationOnlyVerified int64 `json:"destinationOnlyVerified,omitempty"`
 }
 
 // Add adds o to c.
@@ -284,6 +289,7 @@ func (c *Counts) Add(o Counts) {
 	c.BytesSent += o.BytesSent
 	c.New += o.New
 	c.Changed += o.Changed
+	c.DestinationOnlyVerified += o.DestinationOnlyVerified
 }
 
 // Objects is the number of objects done, whatever the outcome.

@@ -101,6 +101,9 @@ func countLines(c migration.Counts) []string {
 		fmt.Sprintf("  skipped   %s objects, %s", formatCount(c.Skipped), humanBytes(c.BytesSkipped)),
 		fmt.Sprintf("  failed    %s objects, %s", formatCount(c.Failed), humanBytes(c.BytesFailed)),
 	}
+	if c.DestinationOnlyVerified > 0 {
+		lines = append(lines, fmt.Sprintf("            %s of them verified at the destination only (their source reports no checksum)", formatCount(c.DestinationOnlyVerified)))
+	}
 	if extra := c.BytesSent - c.BytesCopied; extra > 0 {
 		lines = append(lines, fmt.Sprintf("  sent      %s (%s more than copied: retries and failed objects)", humanBytes(c.BytesSent), humanBytes(extra)))
 	}

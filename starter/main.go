@@ -44,7 +44,7 @@ func commands() []command {
 		{"retry", "copy again exactly the failed objects of a finished job (or of its newest retry)", runRetry},
 		{"restart", "finish a failed or cancelled job as a new job that skips what is already at the destination", runRestart},
 		{"failures", "export every failed object of a job (csv or jsonl) from its failure log", runFailures},
-		{"verify", "compare a job's scope at source and destination (size, CRC64); exit 3 on differences", runVerify},
+		{"verify", "compare a job's scope at source and destination (size, checksum); exit 3 on differences", runVerify},
 		{"plan", "dry run: plan a job locally and show per shard what it would copy; writes nothing", runPlan},
 		{"sync", "second pass: copy only new or changed objects, once or on a schedule (-every)", runSync},
 		{"limits", "show or change a running job's QPS and bandwidth limits (over all its workers)", runLimits},

@@ -160,12 +160,13 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 func verifyCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	setUsage(fs, "[flags]", "Compare a job's scope at source and destination without copying anything: a merge of the\n"+
-		"two sorted listings, by size and CRC64. Lists every key missing at the destination,\n"+
-		"differing, extra at the destination, or unverifiable (no CRC64 on one side; -deep reads\n"+
-		"and hashes those). Exit status: 0 everything equal, 3 differences found, 1 error.")
+		"two sorted listings, by size and a checksum both stores report (CRC64, MD5, ...; see\n"+
+		"docs/sources.md). Lists every key missing at the destination, differing, extra at the\n"+
+		"destination, or unverifiable (no checksum of one family on both sides; -deep reads and\n"+
+		"hashes those). Exit status: 0 everything equal, 3 differences found, 1 error.")
 	var f scopeFlags
 	f.register(fs, false)
-	deep := fs.Bool("deep", false, "read and hash the bodies of objects whose CRC64 a store does not know")
+	deep := fs.Bool("deep", false, "read and hash the bodies of objects whose stores share no checksum family")
 	format := fs.String("format", "csv", "diff list `FORMAT`: csv (key,kind,dest_key,source_size,dest_size,reason with a header) or jsonl")
 	output := fs.String("output", "", "write the diff list to `FILE` (replaced only once complete) instead of standard output")
 	workers := fs.Int("workers", verify.DefaultWorkers, "HEAD requests (or -deep reads) in flight")

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"hash"
 	"hash/crc64"
 	"io"
@@ -45,20 +46,75 @@ func UpdateCRC64(crc uint64, b []byte) uint64 { return crc64.Update(crc, crcTabl
 // without the data: zlib's crc32_combine, widened to 64 bits. Multipart
 // uploads use it to know the whole-object checksum from part checksums.
 func CombineCRC64(crcA, crcB uint64, lenB int64) uint64 {
+	return crcCombine(crc64ECMAPoly, 64, crcA, crcB, lenB)
+}
+
+// Reversed polynomials of the CRC families, as hash/crc32 and hash/crc64
+// take them.
+const (
+	crc64ECMAPoly = 0xC96C5795D7870F42
+	crc64NVMEPoly = 0x9a6c9329ac4bc9b5
+	crc32IEEEPoly = 0xEDB88320
+	crc32CPoly    = 0x82F63B78
+)
+
+// Combinable reports whether checksums of the family can be combined from
+// those of consecutive pieces (the CRCs can, MD5 and SHA cannot): what a
+// copy in parts needs to check a whole-object checksum.
+func Combinable(alg Algorithm) bool {
+	_, _, ok := crcParams(alg)
+	return ok
+}
+
+func crcParams(alg Algorithm) (poly uint64, width int, ok bool) {
+	switch alg {
+	case CRC64ECMA:
+		return crc64ECMAPoly, 64, true
+	case CRC64NVME:
+		return crc64NVMEPoly, 64, true
+	case CRC32:
+		return crc32IEEEPoly, 32, true
+	case CRC32C:
+		return crc32CPoly, 32, true
+	}
+	return 0, 0, false
+}
+
+// CombineChecksum returns the checksum of A||B in a CRC family from those
+// of A and B and len(B); ok is false for a family that cannot be combined.
+func CombineChecksum(alg Algorithm, a, b uint64, lenB int64) (uint64, bool) {
+	poly, width, ok := crcParams(alg)
+	if !ok {
+		return 0, false
+	}
+	return crcCombine(poly, width, a, b, lenB), true
+}
+
+// ChecksumValue spells a CRC of the family as Checksum.Value does.
+func ChecksumValue(alg Algorithm, v uint64) string {
+	if _, width, ok := crcParams(alg); ok && width == 32 {
+		return fmt.Sprintf("%08x", uint32(v))
+	}
+	return fmt.Sprintf("%016x", v)
+}
+
+// crcCombine is zlib's crc32_combine for a reflected CRC of width bits (32
+// or 64) with the reversed polynomial poly.
+func crcCombine(poly uint64, width int, crcA, crcB uint64, lenB int64) uint64 {
 	if lenB <= 0 {
 		return crcA
 	}
 	var even, odd [64]uint64
-	odd[0] = 0xC96C5795D7870F42 // reflected ECMA-182 polynomial
+	odd[0] = poly
 	row := uint64(1)
-	for n := 1; n < 64; n++ {
+	for n := 1; n < width; n++ {
 		odd[n] = row
 		row <<= 1
 	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four zero bits
+	gf2Square(&even, &odd, width) // two zero bits
+	gf2Square(&odd, &even, width) // four zero bits
 	for {
-		gf2Square(&even, &odd)
+		gf2Square(&even, &odd, width)
 		if lenB&1 != 0 {
 			crcA = gf2Times(&even, crcA)
 		}
@@ -66,7 +122,7 @@ func CombineCRC64(crcA, crcB uint64, lenB int64) uint64 {
 		if lenB == 0 {
 			break
 		}
-		gf2Square(&odd, &even)
+		gf2Square(&odd, &even, width)
 		if lenB&1 != 0 {
 			crcA = gf2Times(&odd, crcA)
 		}
@@ -88,8 +144,8 @@ func gf2Times(mat *[64]uint64, vec uint64) uint64 {
 	return sum
 }
 
-func gf2Square(square, mat *[64]uint64) {
-	for n := 0; n < 64; n++ {
+func gf2Square(square, mat *[64]uint64, width int) {
+	for n := 0; n < width; n++ {
 		square[n] = gf2Times(mat, mat[n])
 	}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -29,4 +30,25 @@ func MetadataFromHeader(h http.Header, userPrefix string) Metadata {
 		}
 	}
 	return m
+}
+
+// RangeHeader is the HTTP Range value of a range that is not whole:
+// "bytes=off-" or "bytes=off-last".
+func RangeHeader(rng Range) string {
+	spec := "bytes=" + strconv.FormatInt(rng.Offset, 10) + "-"
+	if rng.Length > 0 {
+		spec += strconv.FormatInt(rng.Offset+rng.Length-1, 10)
+	}
+	return spec
+}
+
+// TotalFromContentRange parses the whole size in a Content-Range answer,
+// "bytes a-b/total".
+func TotalFromContentRange(v string) (int64, bool) {
+	_, total, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil && n >= 0
 }

@@ -55,6 +55,12 @@ type Limits struct {
 	// MaxUserMetadata is the largest total size (names plus values) of user
 	// metadata the backend accepts; 0 means unlimited.
 	MaxUserMetadata int
+	// Checksum is the family the store reports for what it stores (in
+	// PutResult, Part and Head): empty means CRC64ECMA. MD5 means S3's
+	// rules: a single PUT's ETag is the object's MD5, a part's ETag the
+	// part's MD5, and a multipart object's ETag the MD5 of the parts' MD5s
+	// followed by "-" and their number.
+	Checksum Algorithm
 }
 
 // ListOptions selects one page of a listing.
@@ -98,6 +104,10 @@ type ObjectInfo struct {
 	// when HasCRC64 is set (listings and old objects may not carry it).
 	CRC64    uint64
 	HasCRC64 bool
+	// Checksums are whole-object checksums of other families the store
+	// reports (an S3 object's MD5 or full-object CRC32, a URL list's
+	// MD5 column).
+	Checksums []Checksum `json:",omitempty"`
 	// Meta is filled by Head and Get; listings fill only StorageClass.
 	Meta Metadata
 	// Restored reports, for archived objects, that a readable copy exists.
@@ -155,6 +165,8 @@ type PutResult struct {
 	ETag     string
 	CRC64    uint64
 	HasCRC64 bool
+	// Checksums of other families the store reported for what it stored.
+	Checksums []Checksum `json:",omitempty"`
 }
 
 // Part is one uploaded part of a multipart upload.
@@ -164,6 +176,8 @@ type Part struct {
 	ETag     string
 	CRC64    uint64
 	HasCRC64 bool
+	// Checksums of other families of the part (an S3 part's MD5).
+	Checksums []Checksum `json:",omitempty"`
 }
 
 // Upload is a multipart upload in progress.
@@ -192,3 +206,15 @@ func JustBefore(key string) string {
 // JustAfter returns the smallest string greater than key, so
 // ListOptions{Before: JustAfter(k)} includes k itself.
 func JustAfter(key string) string { return key + "\x00" }
+
+// ReadOnly is implemented by stores that can only be read: a URL list.
+// A job refuses them as a destination before it starts.
+type ReadOnly interface {
+	ReadOnly() bool
+}
+
+// IsReadOnly reports whether st can only be read.
+func IsReadOnly(st Store) bool {
+	ro, ok := st.(ReadOnly)
+	return ok && ro.ReadOnly()
+}

@@ -2,9 +2,13 @@ package transfer
 
 import (
 	"context"
-	"errors"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,11 +107,24 @@ type Result struct {
 	PartsReused  int   // parts found already uploaded by an earlier attempt
 	BytesRead    int64 // from the source, retries included
 	BytesWritten int64 // to the destination, retries included
+	// DestinationOnly reports a copy verified only against what the
+	// destination reports: the source reported no checksum the data could
+	// be checked against (a URL without an MD5, an S3 multipart object
+	// without a full-object checksum).
+	DestinationOnly bool
+	// Checked names the families the copy checked: the source's (when
+	// it had one) and the destination's.
+	Checked []storage.Algorithm
 }
 
-// Copy copies one object and verifies it: the destination's CRC64 must equal
-// the source's (reported by the source, or computed while streaming) and the
-// sizes must match. Any mismatch is an error of kind storage.KindCorrupt.
+// Copy copies one object and verifies it twice, each side in the checksum
+// family it reports: the data read must match the source's own checksum
+// (its CRC64, an S3 full-object checksum or a single-part MD5), and what
+// the destination reports for what it stored (its CRC64, or S3's MD5
+// ETags) must match the data; the sizes must match too. An object whose
+// source reports no checksum is verified on the destination side alone
+// (Result.DestinationOnly). Any mismatch is an error of kind
+// storage.KindCorrupt.
 func (c *Copier) Copy(ctx context.Context, req Request) (Result, error) {
 	req = c.fill(req)
 	limits := req.Dst.Limits()
@@ -161,7 +178,9 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 		return Result{}, &storage.Error{Kind: storage.KindChanged, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
 			Err: fmt.Errorf("object grew to %d bytes since it was listed, over the single-PUT limit", info.Size)}
 	}
-	hr := newHashingReader(body)
+	srcSum, hasSrc := sourceSum(info)
+	dstAlg := req.Dst.Limits().Preferred()
+	hr := newHashingReader(body, srcSum.Alg, dstAlg)
 	res, err := req.Dst.Put(ctx, req.DstKey, hr, info.Size, req.Classes.apply(info.Meta))
 	if err != nil {
 		return Result{BytesRead: hr.n, BytesWritten: hr.n}, err
@@ -170,20 +189,37 @@ func (c *Copier) copySingle(ctx context.Context, req Request, base *storage.Obje
 	if hr.n != info.Size {
 		return out, c.corrupt(ctx, req, fmt.Errorf("read %d bytes from the source, expected %d", hr.n, info.Size))
 	}
-	want := hr.sum()
-	if info.HasCRC64 && info.CRC64 != want {
-		return out, c.corrupt(ctx, req, fmt.Errorf("source data CRC64 %d differs from the source's CRC64 header %d", want, info.CRC64))
+	if hasSrc {
+		if got, _ := hr.value(srcSum.Alg); got != srcSum.Value {
+			return out, c.corrupt(ctx, req, fmt.Errorf("source data %s %s differs from the source's %s", srcSum.Alg, got, srcSum.Value))
+		}
+		out.Checked = append(out.Checked, srcSum.Alg)
 	}
-	if err := c.verify(ctx, req, res, want, info.Size); err != nil {
+	want, _ := hr.value(dstAlg)
+	if err := c.verify(ctx, req, res, dstAlg, want, info.Size); err != nil {
 		return out, err
 	}
-	out.CRC64 = want
+	out.Checked = append(out.Checked, dstAlg)
+	out.CRC64, out.DestinationOnly = hr.sum(), !hasSrc
 	return out, nil
 }
 
-// verify checks the CRC64 the destination reported for what it stored.
-func (c *Copier) verify(ctx context.Context, req Request, res storage.PutResult, want uint64, size int64) error {
-	got, has := res.CRC64, res.HasCRC64
+// sourceSum is the checksum the source reported that the data read is
+// checked against: its CRC64 when it has one (the copier hashes that
+// anyway), otherwise the cheapest other family it reports.
+func sourceSum(o storage.ObjectInfo) (storage.Checksum, bool) {
+	for _, alg := range storage.Algorithms() {
+		if v, ok := o.Sum(alg); ok {
+			return storage.Checksum{Alg: alg, Value: v}, true
+		}
+	}
+	return storage.Checksum{}, false
+}
+
+// verify checks the checksum of the destination's family that it reported
+// for what it stored against want, the data's.
+func (c *Copier) verify(ctx context.Context, req Request, res storage.PutResult, alg storage.Algorithm, want string, size int64) error {
+	got, has := res.Sum(alg)
 	if !has {
 		// Some destinations do not answer writes with a checksum; ask.
 		h, err := req.Dst.Head(ctx, req.DstKey)
@@ -193,16 +229,24 @@ func (c *Copier) verify(ctx context.Context, req Request, res storage.PutResult,
 		if h.Size != size {
 			return c.corrupt(ctx, req, fmt.Errorf("destination holds %d bytes, expected %d", h.Size, size))
 		}
-		got, has = h.CRC64, h.HasCRC64
+		got, has = h.Sum(alg)
 	}
 	if !has {
 		return &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "verify", Key: req.DstKey,
-			Err: errors.New("destination reports no CRC64, so the copy cannot be verified")}
+			Err: fmt.Errorf("destination reports no %s, so the copy cannot be verified%s", alg, noSumHint(alg))}
 	}
 	if got != want {
-		return c.corrupt(ctx, req, fmt.Errorf("destination CRC64 %d differs from the source's %d", got, want))
+		return c.corrupt(ctx, req, fmt.Errorf("destination %s %s differs from the data's %s", alg, got, want))
 	}
 	return nil
+}
+
+// noSumHint says why a destination may report no checksum of its family.
+func noSumHint(alg storage.Algorithm) string {
+	if alg == storage.MD5 {
+		return " (an S3 bucket whose default encryption is SSE-KMS or SSE-C has ETags that are not MD5s)"
+	}
+	return ""
 }
 
 // corrupt removes a destination object that failed verification, so a bad
@@ -228,17 +272,35 @@ func sameVersion(req Request, base, got storage.ObjectInfo) error {
 // hashingReader counts and hashes what it passes on, or when its source
 // hashes already (storage.CRC64Reader) takes that source's CRC64. It is a
 // storage.CRC64Reader itself, so the destination store does not hash again.
+// It also computes the other families a check needs (an S3 side's MD5),
+// only those, so an OSS to COS copy costs what it always did.
 type hashingReader struct {
 	r     io.Reader
 	inner storage.CRC64Reader // the source's own running CRC64, when it has one
 	crc   uint64
 	n     int64
+	extra []familyHash
 }
 
-func newHashingReader(r io.Reader) *hashingReader {
+type familyHash struct {
+	alg storage.Algorithm
+	h   hash.Hash
+}
+
+// newHashingReader hashes r in CRC64 and in each other family of algs
+// (empty names and unknown families are ignored).
+func newHashingReader(r io.Reader, algs ...storage.Algorithm) *hashingReader {
 	h := &hashingReader{r: r}
 	if cr, ok := storage.KnownCRC64(r); ok {
 		h.inner = cr
+	}
+	for _, alg := range algs {
+		if alg == "" || alg == storage.CRC64ECMA || slices.ContainsFunc(h.extra, func(f familyHash) bool { return f.alg == alg }) {
+			continue
+		}
+		if fh, err := storage.NewHash(alg); err == nil {
+			h.extra = append(h.extra, familyHash{alg: alg, h: fh})
+		}
 	}
 	return h
 }
@@ -248,8 +310,36 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	if h.inner == nil {
 		h.crc = storage.UpdateCRC64(h.crc, p[:n])
 	}
+	for _, f := range h.extra {
+		f.h.Write(p[:n])
+	}
 	h.n += int64(n)
 	return n, err
+}
+
+// uintValue is the CRC of a family other than CRC64 of the bytes read so
+// far; false for a family the reader was not asked to compute.
+func (h *hashingReader) uintValue(alg storage.Algorithm) (uint64, bool) {
+	for _, f := range h.extra {
+		if f.alg == alg {
+			return storage.SumUint(f.h), true
+		}
+	}
+	return 0, false
+}
+
+// value is the checksum of a family of the bytes read so far; false for a
+// family the reader was not asked to compute.
+func (h *hashingReader) value(alg storage.Algorithm) (string, bool) {
+	if alg == "" || alg == storage.CRC64ECMA {
+		return storage.CRC64Value(h.sum()), true
+	}
+	for _, f := range h.extra {
+		if f.alg == alg {
+			return storage.HashValue(f.h), true
+		}
+	}
+	return "", false
 }
 
 // CRC64 is the CRC64 of the bytes read so far.
@@ -289,6 +379,15 @@ type partState struct {
 	hasCRC bool
 	etag   string
 	done   bool
+	// sum is the part's checksum in the destination's family when that is
+	// not CRC64 (an S3 part's MD5): computed while streaming, or as
+	// ListParts reported it for a part uploaded before.
+	sum string
+	// ssum is the part's CRC in the source's family when that is another
+	// CRC than CRC64 (an S3 full-object CRC64NVME), computed while
+	// streaming; parts uploaded by earlier tries have none.
+	ssum    uint64
+	hasSsum bool
 }
 
 func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.ObjectInfo, meta storage.Metadata) (Result, error) {
@@ -338,6 +437,7 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 	res, err := c.finish(ctx, req, head, u, parts, &read)
 	out.BytesRead = read.Load()
 	out.ETag, out.CRC64 = res.ETag, res.CRC64
+	out.DestinationOnly, out.Checked = res.DestinationOnly, res.Checked
 	return out, err
 }
 
@@ -389,7 +489,7 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 	if err != nil {
 		return out, err
 	}
-	reuseParts(parts, listed)
+	reuseParts(parts, listed, req.Dst.Limits().Preferred())
 	var mu sync.Mutex
 	var read, written atomic.Int64
 	err = c.runParts(ctx, req, head, u, parts, from, to, &read, &written, func(i int, st partState) {
@@ -406,7 +506,7 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 	}
 	for i := from; i < to; i++ {
 		p := parts[i]
-		out.Parts = append(out.Parts, storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: p.hasCRC})
+		out.Parts = append(out.Parts, p.part(i+1, req.Dst.Limits().Preferred()))
 	}
 	return out, nil
 }
@@ -440,9 +540,18 @@ func plannedParts(size, partSize int64) []partState {
 	return parts
 }
 
+// part is the storage.Part of part number n.
+func (p partState) part(n int, alg storage.Algorithm) storage.Part {
+	out := storage.Part{Number: n, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: p.hasCRC}
+	if p.sum != "" && alg != storage.CRC64ECMA {
+		out.Checksums = []storage.Checksum{{Alg: alg, Value: p.sum}}
+	}
+	return out
+}
+
 // reuseParts marks done the listed parts that belong to the plan, and
-// counts them.
-func reuseParts(parts []partState, listed []storage.Part) int {
+// counts them. alg is the destination's family.
+func reuseParts(parts []partState, listed []storage.Part, alg storage.Algorithm) int {
 	reused := 0
 	for _, p := range listed {
 		i := p.Number - 1
@@ -450,6 +559,9 @@ func reuseParts(parts []partState, listed []storage.Part) int {
 			continue // not a part of this plan: it gets overwritten
 		}
 		parts[i] = partState{size: p.Size, crc: p.CRC64, hasCRC: p.HasCRC64, etag: p.ETag, done: true}
+		if alg != storage.CRC64ECMA {
+			parts[i].sum, _ = p.Sum(alg)
+		}
 		reused++
 	}
 	return reused
@@ -512,27 +624,122 @@ func (c *Copier) runParts(ctx context.Context, req Request, head storage.ObjectI
 	return ctx.Err()
 }
 
-// finish completes the upload of every part and verifies the object.
+// finish completes the upload of every part and verifies the object. A
+// CRC64 destination's CRC64 must equal the source's (or, without one, the
+// parts' combined); an MD5 (S3) destination's ETag must be the MD5 of the
+// parts' MD5s, each checked against the data as it was uploaded, and the
+// source's CRC64, when it has one, must equal the parts' combined.
+// Other source families cannot be combined from parts: such copies are
+// verified on the destination side only.
 func (c *Copier) finish(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState, read *atomic.Int64) (Result, error) {
 	out := Result{Key: req.DstKey, Size: head.Size, Multipart: true, Parts: len(parts)}
-	want, err := c.wholeCRC(ctx, req, head, parts, u.PartSize, read)
+	dstAlg := req.Dst.Limits().Preferred()
+	var want uint64
+	if dstAlg == storage.CRC64ECMA || head.HasCRC64 {
+		var err error
+		if want, err = c.wholeCRC(ctx, req, head, parts, u.PartSize, read, dstAlg != storage.CRC64ECMA); err != nil {
+			return out, err
+		}
+	}
+	srcChecked, err := c.checkSourceParts(ctx, req, head, u, parts)
 	if err != nil {
 		return out, err
 	}
 	list := make([]storage.Part, len(parts))
 	for i, p := range parts {
-		list[i] = storage.Part{Number: i + 1, Size: p.size, ETag: p.etag, CRC64: p.crc, HasCRC64: true}
+		list[i] = p.part(i+1, dstAlg)
+		list[i].HasCRC64 = true
 	}
 	res, err := req.Dst.CompleteMultipart(ctx, req.DstKey, u.UploadID, list)
 	if err != nil {
 		return out, err
 	}
 	out.ETag = res.ETag
-	if err := c.verify(ctx, req, res, want, head.Size); err != nil {
-		return out, err
+	switch dstAlg {
+	case storage.CRC64ECMA:
+		if err := c.verify(ctx, req, res, dstAlg, storage.CRC64Value(want), head.Size); err != nil {
+			return out, err
+		}
+	case storage.MD5:
+		if err := c.verifyPartsETag(ctx, req, res, parts); err != nil {
+			return out, err
+		}
+	default:
+		return out, &storage.Error{Kind: storage.KindInvalid, Store: req.Dst.Name(), Op: "verify", Key: req.DstKey,
+			Err: fmt.Errorf("no way to verify a multipart object of a %s destination", dstAlg)}
 	}
-	out.CRC64 = want
+	out.CRC64, out.DestinationOnly = want, !head.HasCRC64 && !srcChecked
+	switch {
+	case head.HasCRC64:
+		out.Checked = append(out.Checked, storage.CRC64ECMA)
+	case srcChecked:
+		out.Checked = append(out.Checked, multipartSourceAlg(head))
+	}
+	if dstAlg != storage.CRC64ECMA || !head.HasCRC64 {
+		out.Checked = append(out.Checked, dstAlg)
+	}
 	return out, nil
+}
+
+// multipartSourceAlg is the family a copy in parts checks its source in
+// when the source has no CRC64: the first other CRC it reports (MD5 and
+// SHA cannot be combined from parts), or "".
+func multipartSourceAlg(head storage.ObjectInfo) storage.Algorithm {
+	if head.HasCRC64 {
+		return ""
+	}
+	for _, c := range head.Checksums {
+		if storage.Combinable(c.Alg) {
+			return c.Alg
+		}
+	}
+	return ""
+}
+
+// checkSourceParts checks, for a source without CRC64 that reports another
+// CRC (an S3 object's full-object CRC64NVME), the parts' combined CRC of
+// that family against the source's. It reports false, unchecked, when a
+// part uploaded by an earlier try has no such CRC. A mismatch aborts the
+// upload, so that no retry reuses its parts.
+func (c *Copier) checkSourceParts(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState) (bool, error) {
+	alg := multipartSourceAlg(head)
+	if alg == "" {
+		return false, nil
+	}
+	want, _ := head.Sum(alg)
+	var sum uint64
+	for _, p := range parts {
+		if !p.hasSsum {
+			return false, nil
+		}
+		sum, _ = storage.CombineChecksum(alg, sum, p.ssum, p.size)
+	}
+	if got := storage.ChecksumValue(alg, sum); got != want {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		_ = req.Dst.AbortMultipart(actx, req.DstKey, u.UploadID)
+		return false, &storage.Error{Kind: storage.KindCorrupt, Store: req.Src.Name(), Op: "verify", Key: req.SrcKey,
+			Err: fmt.Errorf("the parts' data has %s %s, the source's is %s", alg, got, want)}
+	}
+	return true, nil
+}
+
+// verifyPartsETag checks an S3-style multipart ETag: the MD5 of the parts'
+// MD5s, "-", their number.
+func (c *Copier) verifyPartsETag(ctx context.Context, req Request, res storage.PutResult, parts []partState) error {
+	h := md5.New()
+	for i, p := range parts {
+		b, err := hex.DecodeString(p.sum)
+		if err != nil || len(b) != md5.Size {
+			return c.corrupt(ctx, req, fmt.Errorf("part %d has no MD5 to verify the object by (ETag %q)", i+1, p.etag))
+		}
+		h.Write(b)
+	}
+	want := fmt.Sprintf("%x-%d", h.Sum(nil), len(parts))
+	if got := strings.ToLower(strings.Trim(res.ETag, `"`)); got != want {
+		return c.corrupt(ctx, req, fmt.Errorf("destination ETag %s differs from the parts' %s", got, want))
+	}
+	return nil
 }
 
 // abortOwned aborts the uploads this copy started in earlier tries
@@ -573,13 +780,14 @@ func (c *Copier) resume(ctx context.Context, req Request, head storage.ObjectInf
 	if err != nil {
 		return Checkpoint{}, 0, err
 	}
-	return *cp, reuseParts(parts, listed), nil
+	return *cp, reuseParts(parts, listed, req.Dst.Limits().Preferred()), nil
 }
 
 // wholeCRC is the CRC64 the completed object must have: the source's own when
-// it reports one, otherwise the combination of the parts' CRCs.
-func (c *Copier) wholeCRC(ctx context.Context, req Request, head storage.ObjectInfo, parts []partState, partSize int64, read *atomic.Int64) (uint64, error) {
-	if head.HasCRC64 {
+// it reports one, otherwise the combination of the parts' CRCs. With check,
+// the parts' combination is computed and must equal the source's.
+func (c *Copier) wholeCRC(ctx context.Context, req Request, head storage.ObjectInfo, parts []partState, partSize int64, read *atomic.Int64, check bool) (uint64, error) {
+	if head.HasCRC64 && !check {
 		return head.CRC64, nil
 	}
 	var crc uint64
@@ -593,6 +801,9 @@ func (c *Copier) wholeCRC(ctx context.Context, req Request, head storage.ObjectI
 			p.crc, p.hasCRC = sum, true
 		}
 		crc = storage.CombineCRC64(crc, p.crc, p.size)
+	}
+	if head.HasCRC64 && crc != head.CRC64 {
+		return 0, c.corrupt(ctx, req, fmt.Errorf("the parts' data has CRC64 %d, the source's is %d", crc, head.CRC64))
 	}
 	return crc, nil
 }
@@ -656,7 +867,8 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 	if err := sameVersion(req, head, info); err != nil {
 		return partState{}, err
 	}
-	pr := &partReader{hashingReader: newHashingReader(body), want: size}
+	dstAlg, srcAlg := req.Dst.Limits().Preferred(), multipartSourceAlg(head)
+	pr := &partReader{hashingReader: newHashingReader(body, dstAlg, srcAlg), want: size}
 	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
 	read.Add(pr.n)
 	written.Add(pr.n)
@@ -677,7 +889,18 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 		return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
 			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.sum())}
 	}
-	return partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}, nil
+	st := partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}
+	if srcAlg != "" {
+		st.ssum, st.hasSsum = pr.uintValue(srcAlg)
+	}
+	if dstAlg != storage.CRC64ECMA {
+		st.sum, _ = pr.value(dstAlg)
+		if got, ok := p.Sum(dstAlg); !ok || got != st.sum {
+			return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
+				Err: fmt.Errorf("part %d: destination %s %q differs from the data's %s", i+1, dstAlg, got, st.sum)}
+		}
+	}
+	return st, nil
 }
 
 // partReader is a part's source body: it hashes what passes and remembers

@@ -68,20 +68,28 @@ func (e *env) seed(t testing.TB, key string, size int64, meta emulator.Meta) *em
 // and size) and metadata as the source.
 func (e *env) checkCopied(t testing.TB, key string, res transfer.Result) {
 	t.Helper()
-	s, err := e.srv.Backend.Object(srcBucket, key)
+	s := sameAtDestination(t, e.srv.Backend, key)
+	if res.CRC64 != s.CRC64 || res.Size != s.Size {
+		t.Errorf("%q: result says size %d CRC %d, source has %d and %d", key, res.Size, res.CRC64, s.Size, s.CRC64)
+	}
+}
+
+// sameAtDestination asserts that the destination bucket holds the source
+// object of key (size, CRC64, metadata) and returns the source object.
+func sameAtDestination(t testing.TB, b *emulator.Backend, key string) *emulator.Object {
+	t.Helper()
+	s, err := b.Object(srcBucket, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.srv.Backend.Object(dstBucket, key)
+	d, err := b.Object(dstBucket, key)
 	if err != nil {
 		t.Fatalf("%q not at the destination: %v", key, err)
 	}
 	if p := emulator.CompareObjects(s, d); p != "" {
 		t.Errorf("%q: %s", key, p)
 	}
-	if res.CRC64 != s.CRC64 || res.Size != s.Size {
-		t.Errorf("%q: result says size %d CRC %d, source has %d and %d", key, res.Size, res.CRC64, s.Size, s.CRC64)
-	}
+	return s
 }
 
 func richMeta() emulator.Meta {

@@ -1,8 +1,11 @@
 // Package verify compares a job's scope at its source and destination
 // without copying anything: it merges the two sorted listings page by page
 // (memory stays bounded by a page, however big the buckets) and reports each
-// key as equal, missing at the destination, differing (size or CRC64),
-// extra at the destination, or unverifiable (a CRC64 unknown on one side).
+// key as equal, missing at the destination, differing (size or a checksum),
+// extra at the destination, or unverifiable (no checksum of one family known
+// on both sides; Deep then reads a body). Stores report different families
+// (CRC64 for OSS, COS and local stores; MD5 or full-object checksums for S3
+// and URL lists): a pair is compared in a family both report.
 package verify
 
 import (
@@ -75,8 +78,9 @@ type Options struct {
 	// IgnoreDest lists destination key prefixes that are never extra: the
 	// job's own failure log, for instance.
 	IgnoreDest []string
-	// Deep reads and hashes the bodies of objects whose CRC64 the store
-	// does not know, instead of reporting them unverifiable.
+	// Deep reads and hashes the bodies of objects whose stores report no
+	// checksum of one family (an S3 multipart object and its COS copy),
+	// instead of reporting them unverifiable.
 	Deep bool
 	// Workers is how many HEADs (or deep reads) run at once; default 16.
 	Workers int
@@ -370,15 +374,17 @@ func (c *comparer) first(p *pair) {
 	}
 }
 
-// compare decides from what is known of both objects; todo reports that
-// a CRC64 is missing.
+// compare decides from what is known of both objects: sizes, then a
+// checksum of a family both report (CRC64 for OSS, COS and local stores,
+// MD5 or a full-object checksum for S3 objects and URLs); todo reports
+// that they share none.
 func compare(s, d storage.ObjectInfo) (Kind, string, bool) {
 	if s.Size != d.Size {
 		return Differing, fmt.Sprintf("size %d at source, %d at destination", s.Size, d.Size), false
 	}
-	if s.HasCRC64 && d.HasCRC64 {
-		if s.CRC64 != d.CRC64 {
-			return Differing, fmt.Sprintf("crc64 %d at source, %d at destination", s.CRC64, d.CRC64), false
+	if alg, vs, vd, ok := storage.Common(s, d); ok {
+		if vs != vd {
+			return Differing, fmt.Sprintf("%s %s at source, %s at destination", alg, vs, vd), false
 		}
 		return Equal, "", false
 	}
@@ -386,13 +392,24 @@ func compare(s, d storage.ObjectInfo) (Kind, string, bool) {
 }
 
 func unknownReason(s, d storage.ObjectInfo) string {
+	ss, ds := s.Sums(), d.Sums()
 	switch {
-	case !s.HasCRC64 && !d.HasCRC64:
-		return "crc64 unknown at source and destination"
-	case !s.HasCRC64:
-		return "crc64 unknown at source"
+	case len(ss) == 0 && len(ds) == 0:
+		return "no checksum known at source or destination"
+	case len(ss) == 0:
+		return "no checksum known at source"
+	case len(ds) == 0:
+		return "no checksum known at destination"
 	}
-	return "crc64 unknown at destination"
+	return fmt.Sprintf("no checksum family known on both sides (source: %s; destination: %s)", families(ss), families(ds))
+}
+
+func families(sums []storage.Checksum) string {
+	names := make([]string, len(sums))
+	for i, c := range sums {
+		names[i] = string(c.Alg)
+	}
+	return strings.Join(names, ", ")
 }
 
 // resolve makes the requests the pairs of a batch need, Workers at a time.
@@ -440,12 +457,14 @@ feed:
 	return ctx.Err()
 }
 
-// check settles one pair of equal sizes whose CRC64 a listing did not
-// carry: HEAD the side(s) without one, then, with Deep, hash what is still
-// unknown. It returns an error only when the whole run must stop.
+// check settles one pair of equal sizes that the listings did not: HEAD
+// the source, then the destination, until both report a checksum of one
+// family; then, with Deep, read a body and hash it in a family the other
+// side reports (both in CRC64 when neither reports any). It returns an
+// error only when the whole run must stop.
 func (c *comparer) check(ctx context.Context, p *pair) error {
 	s, d := *p.src, *p.dst
-	if !s.HasCRC64 {
+	if _, _, todo := compare(s, d); todo {
 		h, err := retry(ctx, func() (storage.ObjectInfo, error) { return c.o.Source.Head(ctx, s.Key) })
 		switch {
 		case storage.IsNotFound(err):
@@ -457,7 +476,7 @@ func (c *comparer) check(ctx context.Context, p *pair) error {
 		}
 		s = h
 	}
-	if !d.HasCRC64 {
+	if _, _, todo := compare(s, d); todo && s.Size == d.Size {
 		h, err := retry(ctx, func() (storage.ObjectInfo, error) { return c.o.Destination.Head(ctx, d.Key) })
 		switch {
 		case storage.IsNotFound(err):
@@ -474,20 +493,29 @@ func (c *comparer) check(ctx context.Context, p *pair) error {
 		p.diff.Kind, p.diff.Reason = kind, reason
 		return nil
 	}
-	// Deep: hash the bodies whose CRC64 no store knows.
-	for _, side := range []struct {
+	// Deep: hash a body in a family the other side reports.
+	type side struct {
 		name string
 		st   storage.Store
 		info *storage.ObjectInfo
-	}{{"source", c.o.Source, &s}, {"destination", c.o.Destination, &d}} {
-		if side.info.HasCRC64 {
-			continue
-		}
-		crc, n, err := hashBody(ctx, side.st, side.info.Key)
+		alg  storage.Algorithm
+	}
+	var reads []side
+	switch {
+	case len(d.Sums()) > 0:
+		reads = []side{{"source", c.o.Source, &s, d.Sums()[0].Alg}}
+	case len(s.Sums()) > 0:
+		reads = []side{{"destination", c.o.Destination, &d, s.Sums()[0].Alg}}
+	default:
+		reads = []side{{"source", c.o.Source, &s, storage.CRC64ECMA}, {"destination", c.o.Destination, &d, storage.CRC64ECMA}}
+	}
+	for _, r := range reads {
+		sum, n, err := hashBody(ctx, r.st, r.info.Key, r.alg)
 		if err != nil {
-			return c.objectError(ctx, p, side.name, err)
+			return c.objectError(ctx, p, r.name, err)
 		}
-		side.info.CRC64, side.info.HasCRC64, side.info.Size = crc, true, n
+		r.info.Checksums = append(r.info.Checksums, sum)
+		r.info.Size = n
 	}
 	p.diff.SourceSize, p.diff.DestSize = s.Size, d.Size
 	p.diff.Kind, p.diff.Reason, _ = compare(s, d)
@@ -542,10 +570,11 @@ func (c *comparer) probe(ctx context.Context, st storage.Store, prefix string) e
 	return err
 }
 
-// hashBody reads an object and returns its CRC64 and length.
-func hashBody(ctx context.Context, st storage.Store, key string) (uint64, int64, error) {
+// hashBody reads an object and returns its checksum of a family and its
+// length.
+func hashBody(ctx context.Context, st storage.Store, key string, alg storage.Algorithm) (storage.Checksum, int64, error) {
 	var (
-		crc uint64
+		sum storage.Checksum
 		n   int64
 	)
 	_, err := retry(ctx, func() (storage.ObjectInfo, error) {
@@ -554,15 +583,18 @@ func hashBody(ctx context.Context, st storage.Store, key string) (uint64, int64,
 			return info, err
 		}
 		defer rc.Close()
-		h := storage.NewCRC64()
+		h, err := storage.NewHash(alg)
+		if err != nil {
+			return info, err
+		}
 		m, err := io.Copy(h, rc)
 		if err != nil {
 			return info, fmt.Errorf("read %s %q: %w", st.Name(), key, err)
 		}
-		crc, n = h.Sum64(), m
+		sum, n = storage.Checksum{Alg: alg, Value: storage.HashValue(h)}, m
 		return info, nil
 	})
-	return crc, n, err
+	return sum, n, err
 }
 
 // retry runs f until it succeeds, fails for good or tries run out.

@@ -468,10 +468,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 	}
 	var opt *cossdk.ObjectGetOptions
 	if !rng.IsWhole() {
-		spec := fmt.Sprintf("bytes=%d-", rng.Offset)
-		if rng.Length > 0 {
-			spec += strconv.FormatInt(rng.Offset+rng.Length-1, 10)
-		}
+		spec := storage.RangeHeader(rng)
 		opt = &cossdk.ObjectGetOptions{Range: spec}
 	}
 	resp, err := s.client.Object.Get(ctx, key, opt)
@@ -482,7 +479,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 	var body io.Reader = resp.Body
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:
-		total, ok := totalFromContentRange(resp.Header.Get("Content-Range"))
+		total, ok := storage.TotalFromContentRange(resp.Header.Get("Content-Range"))
 		if !ok {
 			resp.Body.Close()
 			return nil, storage.ObjectInfo{}, storage.Errorf(storage.KindTransient, s.name, "get", key,
@@ -500,16 +497,6 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		}
 	}
 	return &getBody{s: s, key: key, r: body, c: resp.Body}, info(key, resp.Header, size), nil
-}
-
-// totalFromContentRange parses the total of "bytes a-b/total".
-func totalFromContentRange(v string) (int64, bool) {
-	_, total, ok := strings.Cut(v, "/")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(total, 10, 64)
-	return n, err == nil && n >= 0
 }
 
 // getBody classifies read errors of a download.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -373,7 +374,7 @@ func TestUploadsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(parts) != 1 || parts[0] != part1 {
+	if len(parts) != 1 || !reflect.DeepEqual(parts[0], part1) {
 		t.Fatalf("ListParts after restart = %+v, want [%+v]", parts, part1)
 	}
 	// A part record lost in a crash is rebuilt from the data.
@@ -381,7 +382,7 @@ func TestUploadsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts, err = s2.ListParts(ctx, "big/file", id)
-	if err != nil || len(parts) != 1 || parts[0] != part1 {
+	if err != nil || len(parts) != 1 || !reflect.DeepEqual(parts[0], part1) {
 		t.Fatalf("ListParts without the part record = %+v, %v", parts, err)
 	}
 	part2, err := s2.UploadPart(ctx, "big/file", id, 2, bytes.NewReader(p2), int64(len(p2)))

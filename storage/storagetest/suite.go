@@ -7,6 +7,7 @@ package storagetest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,7 @@ func storeTests() []storeTest {
 		{"ListRange", testListRange},
 		{"RangedGet", testRangedGet},
 		{"Metadata", testMetadata},
-		{"CRC64", testCRC64},
+		{"Checksums", testChecksums},
 		{"Multipart", testMultipart},
 		{"MultipartAbort", testMultipartAbort},
 		{"MultipartMissingPart", testMultipartMissingPart},
@@ -742,24 +743,69 @@ func checkMeta(t tester, op string, got, want storage.Metadata) {
 	}
 }
 
-func testCRC64(t tester, s storage.Store) {
+// testChecksums checks that the store reports, in its family
+// (Limits.Checksum), the checksum of what it stored: after a Put, at a
+// Head and with a Get.
+func testChecksums(t tester, s storage.Store) {
 	ctx := testContext(t)
+	alg := s.Limits().Preferred()
 	for _, size := range []int{0, 1, 9, 4096, 100003} {
 		data := randomBytes(uint64(size)+5, size)
 		key := fmt.Sprintf("crc/%d", size)
-		want := storage.CRC64(data)
+		want := checksumOf(t, alg, data)
 		res := mustPut(ctx, t, s, key, data, storage.Metadata{})
-		if !res.HasCRC64 || res.CRC64 != want {
-			t.Errorf("%s: Put CRC64 = %d (has %v), want %d", key, res.CRC64, res.HasCRC64, want)
+		if got, ok := res.Sum(alg); !ok || got != want {
+			t.Errorf("%s: Put %s = %q (has %v), want %s", key, alg, got, ok, want)
 		}
 		head := mustHead(ctx, t, s, key)
-		if !head.HasCRC64 || head.CRC64 != want {
-			t.Errorf("%s: Head CRC64 = %d (has %v), want %d", key, head.CRC64, head.HasCRC64, want)
+		if got, ok := head.Sum(alg); !ok || got != want {
+			t.Errorf("%s: Head %s = %q (has %v), want %s", key, alg, got, ok, want)
 		}
 		_, info := mustGet(ctx, t, s, key, storage.Range{})
-		if !info.HasCRC64 || info.CRC64 != want {
-			t.Errorf("%s: Get CRC64 = %d (has %v), want %d", key, info.CRC64, info.HasCRC64, want)
+		if got, ok := info.Sum(alg); !ok || got != want {
+			t.Errorf("%s: Get %s = %q (has %v), want %s", key, alg, got, ok, want)
 		}
+	}
+}
+
+func checksumOf(t tester, alg storage.Algorithm, data []byte) string {
+	h, err := storage.NewHash(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write(data)
+	return storage.HashValue(h)
+}
+
+// checkMultipartSum checks what a store reports for a multipart object of
+// parts: its CRC64, or for an MD5 store the ETag S3 gives such objects.
+func checkMultipartSum(t tester, s storage.Store, what string, res storage.PutResult, head storage.ObjectInfo, parts [][]byte) {
+	t.Helper()
+	whole := bytes.Join(parts, nil)
+	switch alg := s.Limits().Preferred(); alg {
+	case storage.CRC64ECMA:
+		want := storage.CRC64(whole)
+		if !res.HasCRC64 || res.CRC64 != want {
+			t.Errorf("%s CRC64 = %d (has %v), want %d", what, res.CRC64, res.HasCRC64, want)
+		}
+		if !head.HasCRC64 || head.CRC64 != want {
+			t.Errorf("Head CRC64 = %d (has %v), want %d", head.CRC64, head.HasCRC64, want)
+		}
+	case storage.MD5:
+		h := md5.New()
+		for _, p := range parts {
+			sum := md5.Sum(p)
+			h.Write(sum[:])
+		}
+		want := fmt.Sprintf("%x-%d", h.Sum(nil), len(parts))
+		if got := strings.ToLower(strings.Trim(res.ETag, `"`)); got != want {
+			t.Errorf("%s ETag = %q, want the MD5 of the parts' MD5s %q", what, got, want)
+		}
+		if _, ok := head.Sum(storage.MD5); ok {
+			t.Errorf("Head of a multipart object reports an MD5 (its ETag %q is not one)", head.ETag)
+		}
+	default:
+		t.Errorf("the suite cannot check multipart objects of a %s store", alg)
 	}
 }
 
@@ -832,17 +878,11 @@ func testMultipart(t tester, s storage.Store) {
 	if err != nil {
 		t.Fatalf("CompleteMultipart: %v", err)
 	}
-	want := storage.CRC64(whole)
-	if !res.HasCRC64 || res.CRC64 != want {
-		t.Errorf("CompleteMultipart CRC64 = %d (has %v), want %d", res.CRC64, res.HasCRC64, want)
-	}
 	head := mustHead(ctx, t, s, key)
 	if head.Size != int64(len(whole)) {
 		t.Errorf("Head Size = %d, want %d", head.Size, len(whole))
 	}
-	if !head.HasCRC64 || head.CRC64 != want {
-		t.Errorf("Head CRC64 = %d (has %v), want %d", head.CRC64, head.HasCRC64, want)
-	}
+	checkMultipartSum(t, s, "CompleteMultipart", res, head, parts)
 	if !sameETag(head.ETag, res.ETag) {
 		t.Errorf("Head ETag = %q, CompleteMultipart returned %q", head.ETag, res.ETag)
 	}

@@ -47,7 +47,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"ListOrder", func(s *memStore) { s.bugWalkOrder = true }},
 		{"Metadata", func(s *memStore) { s.bugDropDisposition = true }},
 		{"Metadata", func(s *memStore) { s.bugKeepUserCase = true }},
-		{"CRC64", func(s *memStore) { s.bugNoCRC = true }},
+		{"Checksums", func(s *memStore) { s.bugNoCRC = true }},
 		{"RangedGet", func(s *memStore) { s.bugRangeSize = true }},
 		{"ShortBody", func(s *memStore) { s.bugAcceptShort = true }},
 		{"Multipart", func(s *memStore) { s.bugPartOrder = true }},

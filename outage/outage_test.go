@@ -82,4 +82,3 @@ func TestBackoffCapped(t *testing.T) {
 		t.Fatalf("zero backoff: %v", d)
 	}
 }
-

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -113,7 +114,7 @@ func failureLines(failed int64, sample []migration.Failure, log migration.Locati
 	if failed == 0 && len(sample) == 0 {
 		return nil
 	}
-	lines := []string{fmt.Sprintf("  failures  %s objects; every one is listed under %s", formatCount(failed), formatLocation(failuresDir(log)))}
+	lines := []string{fmt.Sprintf("  failures  %s objects; every one is listed under %s", formatCount(failed), formatLocation(jobclient.FailuresDir(log)))}
 	lines = append(lines, "            export: "+h.cmd("failures", "-format", "csv", "-o", "failures.csv"))
 	for i, f := range sample {
 		if i == max {
@@ -123,11 +124,6 @@ func failureLines(failed int64, sample []migration.Failure, log migration.Locati
 		lines = append(lines, "    "+formatFailure(f))
 	}
 	return lines
-}
-
-// failuresDir is where the activities write the failure log of a job.
-func failuresDir(log migration.Location) migration.Location {
-	return migration.Location{Store: log.Store, Prefix: log.Prefix + "failures/"}
 }
 
 // progressLine is a running job on one line, for logs and pipes.
@@ -260,8 +256,8 @@ type watchOptions struct {
 
 // watchJob shows a job's progress until it ends, then its result; the
 // error it returns carries the job's exit code.
-func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts watchOptions) error {
-	d, err := describeJob(ctx, c, id)
+func watchJob(ctx context.Context, c jobclient.Client, id string, w io.Writer, opts watchOptions) error {
+	d, err := jobclient.Describe(ctx, c, id)
 	if err != nil {
 		return err
 	}
@@ -276,7 +272,7 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 	}
 
 	type ended struct {
-		o   outcome
+		o   jobclient.Outcome
 		err error
 	}
 	finish := func(e ended) error {
@@ -291,9 +287,9 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 		printOutcome(w, id, e.o, opts.hints)
 		return outcomeError(id, e.o)
 	}
-	if !isRunning(d) {
+	if !jobclient.IsRunning(d) {
 		// Ended already: no query, which only a worker could answer.
-		o, err := waitJob(ctx, c, id)
+		o, err := jobclient.Wait(ctx, c, id)
 		return finish(ended{o, err})
 	}
 
@@ -303,7 +299,7 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 	defer cancel()
 	done := make(chan ended, 1)
 	go func() {
-		o, err := waitJob(waitCtx, c, id)
+		o, err := jobclient.Wait(waitCtx, c, id)
 		done <- ended{o, err}
 	}()
 	fmt.Fprintf(w, "watching job %s (Ctrl-C stops watching; the job keeps running)\n", id)
@@ -316,7 +312,7 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 		default:
 		}
 		v := jobView{id: id, started: started, hints: opts.hints}
-		if p, err := queryProgress(ctx, c, id); err != nil {
+		if p, err := jobclient.Progress(ctx, c, id); err != nil {
 			v.problem = err.Error()
 		} else {
 			v.progress = &p

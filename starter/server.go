@@ -20,6 +20,7 @@ import (
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/embedded"
 	"github.com/bucketferry/bucketferry/internal/profiling"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -65,7 +66,7 @@ func startLocal(ctx context.Context, cfg *config.Config, withWorker bool) (*loca
 		Address:          cfg.Server.Address,
 		UIAddress:        cfg.Server.UIAddress,
 		Namespace:        cfg.Temporal.Namespace,
-		SearchAttributes: searchAttributeTypes(),
+		SearchAttributes: jobclient.SearchAttributeTypes(),
 		PostgresDSN:      cfg.Server.PostgresDSN.Value(),
 		TLS: embedded.TLSFiles{
 			CertFile: cfg.Server.TLS.CertFile, KeyFile: cfg.Server.TLS.KeyFile, CAFile: cfg.Server.TLS.CAFile,
@@ -256,7 +257,7 @@ func findRunningJob(ctx context.Context, c client.Client, namespace string, spec
 	}
 	for _, e := range resp.GetExecutions() {
 		id := e.GetExecution().GetWorkflowId()
-		got, err := jobSpecOf(ctx, c, id)
+		got, err := jobclient.SpecOf(ctx, c, id)
 		if err != nil {
 			continue // not a job this starter can read: not ours to attach to
 		}

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -141,22 +142,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// CheckListen refuses a listen address beyond loopback: the console
-// serves plain HTTP, and its logins and cookies must not cross a network.
-func CheckListen(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("console address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("console address %q is beyond loopback: the console serves plain HTTP, so it listens on 127.0.0.1 only (reach it from elsewhere through an SSH tunnel or a TLS reverse proxy)", addr)
-	}
-	return nil
-}
-
 // Serve serves the console on ln until ctx ends, then shuts it down.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -227,6 +212,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !sameOrigin(r) {
+		// Another site's form must not sign a browser in (login CSRF).
+		s.renderLogin(w, http.StatusForbidden, "Sign in from the console's own page.", "/")
+		return
+	}
 	name, password := r.PostFormValue("user"), r.PostFormValue("password")
 	u, ok := s.checkLogin(name, password)
 	if !ok {
@@ -312,7 +302,7 @@ func (s *Server) guard(name string, operatorOnly bool, h apiFunc) http.HandlerFu
 			writeJSON(w, http.StatusUnauthorized, apiError{"sign in first"})
 			return
 		}
-		if !csrfOK(r, se) {
+		if !sameOrigin(r) || !csrfOK(r, se) {
 			s.o.Logger.Warn("console: action refused: no valid CSRF token", "action", name, "job", id, "user", se.user, "remote", r.RemoteAddr)
 			writeJSON(w, http.StatusForbidden, apiError{"the request lacks this session's CSRF token: reload the page"})
 			return
@@ -330,6 +320,17 @@ func (s *Server) guard(name string, operatorOnly bool, h apiFunc) http.HandlerFu
 		}
 		s.reply(w, v, err)
 	}
+}
+
+// sameOrigin refuses a request another site's page sent: browsers say
+// where a POST comes from in Origin.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true // not a browser's cross-site request; the CSRF token decides
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
 }
 
 // userError is an error the user made (a bad form): 400, not 500.

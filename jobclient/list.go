@@ -61,9 +61,11 @@ type Job struct {
 	ObjectsPerSecond float64 `json:"objectsPerSecond"`
 	ETA              float64 `json:"eta"`
 	// Problem says why the figures are missing (no worker answers).
-	Problem  string               `json:"problem,omitempty"`
-	Error    string               `json:"error,omitempty"`
-	Progress *migration.Progress  `json:"progress,omitempty"`
+	Problem  string              `json:"problem,omitempty"`
+	Error    string              `json:"error,omitempty"`
+	Progress *migration.Progress `json:"progress,omitempty"`
+	// InFlight is what pages and large objects under way have done.
+	InFlight *InFlight            `json:"inFlight,omitempty"`
 	Result   *migration.JobResult `json:"result,omitempty"`
 }
 
@@ -205,6 +207,9 @@ func (l *Lister) job(ctx context.Context, e *workflowpb.WorkflowExecutionInfo, f
 			return j
 		}
 		j.setProgress(p)
+		if f, err := InFlightOf(ctx, l.C, l.Namespace, id); err == nil && f.Copies > 0 {
+			j.InFlight = &f
+		}
 		return j
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		o, err := Wait(ctx, l.C, id)

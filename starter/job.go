@@ -221,7 +221,7 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cn.Close()
 	h := hints{job: id, configPath: cf.configPath}
 	if *watch {
-		return watchJob(ctx, cn.c, id, stdout, watchOptions{interval: *interval, hints: h})
+		return watchJob(ctx, cn.c, id, stdout, watchOptions{interval: *interval, hints: h, namespace: cn.namespace})
 	}
 	d, err := jobclient.Describe(ctx, cn.c, id)
 	if err != nil {
@@ -242,6 +242,9 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		v.started = d.GetWorkflowExecutionInfo().GetStartTime().AsTime()
 	} else {
 		v.progress = &p
+		if f, err := jobclient.InFlightOf(ctx, cn.c, cn.namespace, id); err == nil {
+			v.inFlight = f
+		}
 	}
 	for _, l := range renderProgress(v) {
 		fmt.Fprintln(stdout, l)

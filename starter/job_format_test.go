@@ -65,11 +65,11 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestEstimateRemaining(t *testing.T) {
-	if d, ok := estimateRemaining(migration.ShardCounts{Total: 64, Done: 16}, time.Hour); !ok || d != 3*time.Hour {
+	if d, ok := jobclient.EstimateRemaining(migration.ShardCounts{Total: 64, Done: 16}, time.Hour); !ok || d != 3*time.Hour {
 		t.Errorf("16 of 64 shards in 1h: got %v %v, want 3h", d, ok)
 	}
 	for _, s := range []migration.ShardCounts{{}, {Total: 10}, {Total: 10, Done: 10}} {
-		if _, ok := estimateRemaining(s, time.Hour); ok {
+		if _, ok := jobclient.EstimateRemaining(s, time.Hour); ok {
 			t.Errorf("%+v: an ETA without a basis", s)
 		}
 	}

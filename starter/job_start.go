@@ -259,7 +259,7 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 		return nil
 	}
 	fmt.Fprintln(w)
-	return watchJob(ctx, cn.c, id, w, watchOptions{interval: f.interval, hints: h})
+	return watchJob(ctx, cn.c, id, w, watchOptions{interval: f.interval, hints: h, namespace: cn.namespace})
 }
 
 // temporalCLI is the `temporal workflow start` command line that starts the

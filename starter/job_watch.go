@@ -30,6 +30,7 @@ type jobView struct {
 	progress *migration.Progress // nil while the query goes unanswered
 	problem  string              // why progress is nil
 	started  time.Time           // from Temporal, when progress is nil
+	inFlight jobclient.InFlight  // done in pages and large objects under way
 	now      time.Time
 	hints    hints
 }
@@ -72,9 +73,13 @@ func renderProgress(v jobView) []string {
 		lines = append(lines, "  workers   "+w)
 	}
 	lines = append(lines, countLines(p.Counts)...)
+	if f := v.inFlight; f.Copies > 0 {
+		lines = append(lines, fmt.Sprintf("  underway  %s objects, %s in %s pages and large objects not yet counted above",
+			formatCount(f.Objects()), humanBytes(f.Counts.BytesCopied), formatCount(int64(f.Copies))))
+	}
 	lines = append(lines, fmt.Sprintf("  rate      %s, %s", formatByteRate(p.BytesPerSecond), formatObjectRate(p.ObjectsPerSecond)))
 	timing := "  elapsed   " + formatDuration(elapsed)
-	if eta, ok := estimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
+	if eta, ok := jobclient.EstimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
 		timing += ", ETA ~" + formatDuration(eta) + " (from shards done)"
 	}
 	lines = append(lines, timing)
@@ -143,10 +148,13 @@ func progressLine(v jobView) string {
 	c := p.Counts
 	fmt.Fprintf(&b, "  copied %s (%s)  skipped %s (%s)  failed %s",
 		formatCount(c.Copied), humanBytes(c.BytesCopied), formatCount(c.Skipped), humanBytes(c.BytesSkipped), formatCount(c.Failed))
+	if f := v.inFlight; f.Copies > 0 {
+		fmt.Fprintf(&b, "  underway %s (%s)", formatCount(f.Objects()), humanBytes(f.Counts.BytesCopied))
+	}
 	fmt.Fprintf(&b, "  %s, %s", formatByteRate(p.BytesPerSecond), formatObjectRate(p.ObjectsPerSecond))
 	elapsed := v.elapsed()
 	fmt.Fprintf(&b, "  elapsed %s", formatDuration(elapsed))
-	if eta, ok := estimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
+	if eta, ok := jobclient.EstimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
 		fmt.Fprintf(&b, "  ETA ~%s", formatDuration(eta))
 	}
 	if p.Error != "" {
@@ -250,13 +258,20 @@ func isTerminal(w io.Writer) bool {
 }
 
 type watchOptions struct {
-	interval time.Duration // 0: 1s live, 5s plain
-	hints    hints
+	interval  time.Duration // 0: 1s live, 5s plain
+	hints     hints
+	namespace string // of the job, to find its running shards
+}
+
+// watchClient is what watching a job needs of client.Client.
+type watchClient interface {
+	jobclient.Client
+	jobclient.ShardLister
 }
 
 // watchJob shows a job's progress until it ends, then its result; the
 // error it returns carries the job's exit code.
-func watchJob(ctx context.Context, c jobclient.Client, id string, w io.Writer, opts watchOptions) error {
+func watchJob(ctx context.Context, c watchClient, id string, w io.Writer, opts watchOptions) error {
 	d, err := jobclient.Describe(ctx, c, id)
 	if err != nil {
 		return err
@@ -316,6 +331,11 @@ func watchJob(ctx context.Context, c jobclient.Client, id string, w io.Writer, o
 			v.problem = err.Error()
 		} else {
 			v.progress = &p
+			// The work under way moves the display while a page or a large
+			// object is still copying.
+			if f, err := jobclient.InFlightOf(ctx, c, opts.namespace, id); err == nil {
+				v.inFlight = f
+			}
 		}
 		if ctx.Err() != nil {
 			return stoppedWatching(w, disp, opts.hints)

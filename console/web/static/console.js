@@ -133,7 +133,7 @@
   if (page.page === "job") {
     const id = page.job, base = "/api/jobs/" + encodeURIComponent(id);
     const samples = [];
-    let last = null, foffset = 0, lastShards = 0;
+    let last = null, foffset = 0, lastShards = 0, lastTotal = null, lastAt = 0;
 
     function drawChart() {
       const c = $("chart"), g = c.getContext("2d");
@@ -154,11 +154,15 @@
 
     function render(j) {
       last = j;
+      const running = ["running", "paused", "stalled", "planning"].includes(j.state);
       const st = $("state"); st.className = stateClass(j.state); st.textContent = j.state;
       $("summary").textContent = j.summary;
       const ro = $("retry-of"); ro.replaceChildren(); if (j.retryOf) ro.append("retry of ", jobLink(j.retryOf));
       $("bar").style.width = (fraction(j) * 100).toFixed(1) + "%";
+      const f = j.inFlight || { counts: {} };
       $("copied").textContent = count(j.counts.copied) + " · " + bytes(j.counts.bytesCopied);
+      $("underway").textContent = j.inFlight ? count((f.counts.copied || 0) + (f.counts.skipped || 0) + (f.counts.failed || 0)) + " objects · " +
+        bytes(f.counts.bytesCopied) + " in " + f.copies + " copies" : "–";
       $("skipped").textContent = count(j.counts.skipped) + " · " + bytes(j.counts.bytesSkipped);
       $("failed").textContent = count(j.counts.failed) + " · " + bytes(j.counts.bytesFailed);
       $("shards").textContent = (j.shards.done || 0) + " done, " + (j.shards.running || 0) + " running of " + (j.shards.total || 0);
@@ -172,7 +176,6 @@
       const stalls = p.stalls || [];
       show("stalls", stalls.length ? "waiting for " + stalls.map((s) => s.store + " (" + s.reason + ")").join(", ") : "");
       show("job-error", j.error || j.problem || "", true);
-      const running = ["running", "paused", "stalled", "planning"].includes(j.state);
       const set = (b, on) => { const e = $(b); if (e) e.disabled = !on; };
       set("pause", running && j.state !== "paused");
       set("resume", j.state === "paused");
@@ -180,8 +183,17 @@
       set("retry", j.state === "completed with failures");
       set("lim-apply", running);
       $("failure-count").textContent = "(" + count(j.counts.failed) + ")";
-      samples.push({ t: Date.now(), v: j.bytesPerSecond || 0 });
-      if (samples.length > 3600) samples.shift();
+      // The chart's rate is that of the bytes done, those under way
+      // included, between refreshes: it moves while a page copies.
+      const total = (j.counts.bytesCopied || 0) + (j.counts.bytesSkipped || 0) + (f.counts.bytesCopied || 0) + (f.counts.bytesSkipped || 0);
+      const now = Date.now();
+      if (running && lastTotal !== null && now > lastAt) {
+        const v = Math.max(0, (total - lastTotal) * 1000 / (now - lastAt));
+        const prev = samples.length ? samples[samples.length - 1].v : v;
+        samples.push({ t: now, v: 0.5 * v + 0.5 * prev });
+        if (samples.length > 3600) samples.shift();
+      }
+      lastTotal = total; lastAt = now;
       drawChart();
       stamp();
     }

@@ -290,10 +290,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.waitList(t, `#jobs tr[data-job]`, "job", []string{"console-yellow"}, 10*time.Second)
 	e.run(t, "filter by text", chromedp.SetValue(chromedp.CSS("#state"), ""), chromedp.SendKeys(chromedp.CSS("#q"), "green"))
 	e.waitList(t, `#jobs tr[data-job]`, "job", []string{"console-green"}, 10*time.Second)
-	if dir := os.Getenv("BUCKETFERRY_SCREENSHOTS"); dir != "" {
-		e.run(t, "clear the filter", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-job="console-yellow"]`)))
-		e.screenshot(t, filepath.Join(dir, "console-jobs.png"))
-	}
 
 	// Its failures page lists exactly the unreadable objects.
 	e.run(t, "open the yellow job", chromedp.Navigate(e.url+"/jobs/console-yellow"), chromedp.WaitVisible(chromedp.CSS("#job-page")))
@@ -369,6 +365,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.waitText(t, "#limits-now", regexp.MustCompile(`QPS 7, bandwidth 2\.0 MiB/s`), 30*time.Second)
 	if l, err := jobclient.Limits(context.Background(), h.c, "console-slow"); err != nil || l.QPS != 7 || l.BandwidthBytesPerSecond != 2<<20 {
 		t.Fatalf("after the limits change the job has %+v (%v)", l, err)
+	}
+
+	if dir := os.Getenv("BUCKETFERRY_SCREENSHOTS"); dir != "" {
+		e.run(t, "jobs list", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-job="console-slow"]`)))
+		e.screenshot(t, filepath.Join(dir, "console-jobs.png"))
+		e.run(t, "back to the slow job", chromedp.Navigate(e.url+"/jobs/console-slow"), chromedp.WaitVisible(chromedp.CSS("#job-page")))
+		e.waitText(t, "#state", regexp.MustCompile(`^running$`), 30*time.Second)
 	}
 
 	// Without the CSRF token, an action from the signed-in browser is

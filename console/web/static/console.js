@@ -45,7 +45,12 @@
     return d.toISOString().replace("T", " ").slice(0, 19) + "Z";
   }
   function rate(j) {
-    if (!j.bytesPerSecond && !j.objectsPerSecond) return "–";
+    if (!j.bytesPerSecond && !j.objectsPerSecond) {
+      // An ended job: its average.
+      const s = (Date.parse(j.ended) - Date.parse(j.started)) / 1000;
+      if (!j.ended || j.ended.startsWith("0001") || !(s > 0)) return "–";
+      return "avg " + bytes((j.counts.bytesCopied || 0) / s) + "/s";
+    }
     return bytes(j.bytesPerSecond) + "/s · " + (j.objectsPerSecond || 0).toFixed(1) + " obj/s";
   }
   function stateClass(s) { return "state s-" + String(s || "").replace(/ /g, "-"); }
@@ -100,8 +105,15 @@
       const rows = p.jobs.map((j) => {
         const idCell = el("td", {}, jobLink(j.id));
         if (j.retryOf) idCell.append(el("div", { class: "retry-of" }, "retry of ", jobLink(j.retryOf)));
-        const bar = el("div", { class: "bar small" }, el("div", { class: "fill", style: "width:" + (fraction(j) * 100).toFixed(1) + "%" }));
-        const prog = el("td", {}, bar, el("div", { class: "sub", text: count(j.counts.copied + j.counts.skipped) + " objects · " + bytes(j.counts.bytesCopied + j.counts.bytesSkipped) + " · shards " + (j.shards.done || 0) + "/" + (j.shards.total || 0) }));
+        const fill = el("div", { class: "fill" });
+        fill.style.width = (fraction(j) * 100).toFixed(1) + "%"; // CSSOM: the CSP forbids style attributes
+        const bar = el("div", { class: "bar small" }, fill);
+        let done = count(j.counts.copied + j.counts.skipped) + " objects · " + bytes(j.counts.bytesCopied + j.counts.bytesSkipped);
+        if (j.inFlight) {
+          const f = j.inFlight.counts;
+          done += " (+" + count((f.copied || 0) + (f.skipped || 0)) + " · " + bytes(f.bytesCopied || 0) + " under way)";
+        }
+        const prog = el("td", {}, bar, el("div", { class: "sub", text: done + " · shards " + (j.shards.done || 0) + "/" + (j.shards.total || 0) }));
         const tr = el("tr", { "data-job": j.id, "data-state": j.state },
           idCell, el("td", { text: j.summary }), el("td", {}, el("span", { class: stateClass(j.state), text: j.state })),
           prog, el("td", { text: rate(j) }), el("td", { text: dur(j.eta) }), el("td", { text: when(j.started) }),
@@ -139,7 +151,12 @@
       const c = $("chart"), g = c.getContext("2d");
       g.clearRect(0, 0, c.width, c.height);
       g.strokeStyle = "#ccd"; g.strokeRect(0.5, 0.5, c.width - 1, c.height - 1);
-      if (samples.length < 2) return;
+      if (samples.length < 2) {
+        g.fillStyle = "#889"; g.font = "13px sans-serif";
+        g.fillText(last && !["running", "paused", "stalled", "planning"].includes(last.state) ?
+          "the job has ended" : "the rate is drawn as the figures refresh", 12, c.height / 2);
+        return;
+      }
       const max = Math.max(...samples.map((s) => s.v), 1);
       const t0 = samples[0].t, span = Math.max(samples[samples.length - 1].t - t0, 1);
       g.strokeStyle = "#2a7"; g.lineWidth = 2; g.beginPath();

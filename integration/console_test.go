@@ -268,6 +268,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	e.waitText(t, "#copied", regexp.MustCompile(`^120 `), 10*time.Second)
 	e.waitText(t, "#shard-rows", regexp.MustCompile(`completed`), 15*time.Second)
+	if href := e.attr(t, chromedp.CSS("#web-link"), "href"); !strings.HasSuffix(href, "/workflows/console-green") {
+		t.Errorf("the link to Temporal Web is %q", href)
+	}
+
+	// A second-pass schedule made from the job's page is listed on the
+	// schedules page and deleted there at cut-over.
+	e.run(t, "schedule a second pass", chromedp.Clear(chromedp.CSS("#sched-every")), chromedp.SendKeys(chromedp.CSS("#sched-every"), "1h"),
+		chromedp.Click(chromedp.CSS("#sched-create")))
+	e.waitText(t, "#action-result", regexp.MustCompile(`created schedule console-green-sync`), 30*time.Second)
+	e.run(t, "schedules", chromedp.Navigate(e.url+"/schedules"), chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="console-green-sync"]`)))
+	e.waitText(t, `tr[data-schedule="console-green-sync"] td:nth-child(2)`, regexp.MustCompile(`^1h0m0s$`), 10*time.Second)
+	e.run(t, "delete the schedule", chromedp.Click(chromedp.CSS(`button[data-delete="console-green-sync"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-confirm="console-green-sync"]`)))
+	e.waitText(t, "#action-result", regexp.MustCompile(`deleted schedule console-green-sync`), 30*time.Second)
+	if _, err := h.c.ScheduleClient().GetHandle(context.Background(), "console-green-sync").Describe(context.Background()); err == nil {
+		t.Error("the schedule deleted from the console still exists")
+	}
 
 	// A job started as the Temporal CLI starts the README's plain JSON (no
 	// search attributes) with unreadable objects turns yellow in the list.
@@ -333,6 +350,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if string(got) != cli || strings.Count(cli, "\n") != 4 {
 		t.Fatalf("the console's export differs from starter failures:\nconsole:\n%s\nstarter:\n%s", got, cli)
+	}
+
+	jsonl, err := chromedp.Run(e.ctx, chromedp.Evaluate[string](`fetch("/jobs/console-yellow/failures.jsonl").then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliJSONL, code := h.runStarter(t, starter, time.Minute, "failures", "console-yellow", "-format", "jsonl")
+	if code != 0 || jsonl != cliJSONL {
+		t.Fatalf("the console's JSON Lines export differs from starter failures -format jsonl (exit %d):\nconsole:\n%s\nstarter:\n%s", code, jsonl, cliJSONL)
 	}
 
 	// Healed, the failures are retried from the job's page: the retry is

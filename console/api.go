@@ -219,6 +219,16 @@ func nonEmpty(l []string) []string {
 	return out
 }
 
+// readJobForm reads the new-job form and the job it describes.
+func readJobForm(r *http.Request) (jobForm, migration.JobSpec, error) {
+	var f jobForm
+	if err := decodeJSON(r, &f); err != nil {
+		return f, migration.JobSpec{}, err
+	}
+	spec, err := f.spec()
+	return f, spec, err
+}
+
 func (f jobForm) spec() (migration.JobSpec, error) {
 	spec := migration.JobSpec{
 		Source:       migration.Location{Store: strings.TrimSpace(f.SourceStore), Prefix: f.SourcePrefix},
@@ -289,11 +299,7 @@ type planReply struct {
 // plan is the dry run of the new-job form: the plan's shards, objects and
 // bytes, and what the conflict policy would copy. It writes nothing.
 func (s *Server) plan(_ http.ResponseWriter, r *http.Request, _ *session) (any, error) {
-	var f jobForm
-	if err := decodeJSON(r, &f); err != nil {
-		return nil, err
-	}
-	spec, err := f.spec()
+	_, spec, err := readJobForm(r)
 	if err != nil {
 		return nil, err
 	}
@@ -317,11 +323,7 @@ type startReply struct {
 }
 
 func (s *Server) startJob(_ http.ResponseWriter, r *http.Request, _ *session) (any, error) {
-	var f jobForm
-	if err := decodeJSON(r, &f); err != nil {
-		return nil, err
-	}
-	spec, err := f.spec()
+	f, spec, err := readJobForm(r)
 	if err != nil {
 		return nil, err
 	}

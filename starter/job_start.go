@@ -236,7 +236,9 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 		fmt.Fprintf(w, "  %s\n", jobclient.Summary(spec))
 	}
 	if cn.webUI != nil {
-		fmt.Fprintf(w, "  Web UI:  %s\n", cn.webUI(id, run.GetRunID()))
+		if u := cn.webUI(id, run.GetRunID()); u != "" {
+			fmt.Fprintf(w, "  Web UI:  %s\n", u)
+		}
 	}
 	fmt.Fprintf(w, "  watch:   %s\n", h.cmd("status", "-watch"))
 	fmt.Fprintf(w, "  wait:    %s\n", h.cmd("wait"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ func (s *Server) row(j jobclient.Job) jobRow {
 
 func (s *Server) listJobs(_ http.ResponseWriter, r *http.Request, _ *session) (any, error) {
 	f := jobclient.Filter{State: r.URL.Query().Get("state"), Text: r.URL.Query().Get("q")}
+	if f.State != "" && !slices.Contains(jobclient.States(), f.State) {
+		return nil, userError{fmt.Errorf("unknown state %q: want one of %s", f.State, strings.Join(jobclient.States(), ", "))}
+	}
 	offset := intParam(r, "offset")
 	jobs, total, err := s.jobs.List(r.Context(), f, offset, pageSize)
 	if err != nil {

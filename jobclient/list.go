@@ -89,8 +89,9 @@ type Lister struct {
 	C         ListClient
 	Namespace string
 
-	mu     sync.Mutex
-	closed map[string]Job // by run id
+	mu        sync.Mutex
+	closed    map[string]Job    // by run id
+	summaries map[string]string // by run id: a run's input never changes
 }
 
 // List returns one page of jobs, newest first, and the number of jobs that
@@ -111,7 +112,7 @@ func (l *Lister) List(ctx context.Context, f Filter, offset, limit int) ([]Job, 
 		query += " AND ExecutionStatus = 'Canceled'"
 	case "":
 	default:
-		return nil, 0, fmt.Errorf("unknown state %q", f.State)
+		return nil, 0, fmt.Errorf("unknown state %q: want one of %s", f.State, strings.Join(States(), ", "))
 	}
 	var execs []*workflowpb.WorkflowExecutionInfo
 	var token []byte
@@ -134,12 +135,11 @@ func (l *Lister) List(ctx context.Context, f Filter, offset, limit int) ([]Job, 
 	text := strings.ToLower(strings.TrimSpace(f.Text))
 	needState := f.State == StatePaused || f.State == StateStalled || f.State == StateRunning ||
 		f.State == StateSucceeded || f.State == StatePartial
-	var page []Job
+	var page []*workflowpb.WorkflowExecutionInfo
 	total := 0
 	for _, e := range execs {
-		var j Job
 		if text != "" || needState {
-			j = l.job(ctx, e, needState)
+			j := l.job(ctx, e, needState)
 			if text != "" && !strings.Contains(strings.ToLower(j.ID), text) && !strings.Contains(strings.ToLower(j.Summary), text) {
 				continue
 			}
@@ -149,13 +149,18 @@ func (l *Lister) List(ctx context.Context, f Filter, offset, limit int) ([]Job, 
 		}
 		total++
 		if total > offset && len(page) < limit {
-			if j.ID == "" || !needState {
-				j = l.job(ctx, e, true)
-			}
-			page = append(page, j)
+			page = append(page, e)
 		}
 	}
-	return page, total, nil
+	// The figures of the page's jobs, at once: each running job is a query
+	// that waits up to listQueryTimeout when no worker answers.
+	jobs := make([]Job, len(page))
+	var wg sync.WaitGroup
+	for i, e := range page {
+		wg.Go(func() { jobs[i] = l.job(ctx, e, true) })
+	}
+	wg.Wait()
+	return jobs, total, nil
 }
 
 // Get returns one job with its figures.
@@ -186,12 +191,7 @@ func (l *Lister) job(ctx context.Context, e *workflowpb.WorkflowExecutionInfo, f
 		j.Ended = e.GetCloseTime().AsTime()
 	}
 	if j.Summary == "" {
-		if in, err := InputOf(ctx, l.C, id, ""); err == nil {
-			j.Summary = Summary(in.Spec)
-			if in.State != nil && !in.State.Started.IsZero() {
-				j.Started = in.State.Started // the job's first run
-			}
-		}
+		j.Summary = l.summary(ctx, id, run)
 	}
 	switch e.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
@@ -250,6 +250,29 @@ func (l *Lister) job(ctx context.Context, e *workflowpb.WorkflowExecutionInfo, f
 		l.mu.Unlock()
 	}
 	return j
+}
+
+// summary reads source -> destination from a run's input, once per run:
+// a job started without search attributes has it nowhere else.
+func (l *Lister) summary(ctx context.Context, id, run string) string {
+	l.mu.Lock()
+	s, ok := l.summaries[run]
+	l.mu.Unlock()
+	if ok {
+		return s
+	}
+	in, err := InputOf(ctx, l.C, id, run)
+	if err != nil {
+		return ""
+	}
+	s = Summary(in.Spec)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.summaries == nil || len(l.summaries) >= maxListed {
+		l.summaries = make(map[string]string) // a cache: beyond its size, some are read twice
+	}
+	l.summaries[run] = s
+	return s
 }
 
 func (j *Job) setProgress(p migration.Progress) {

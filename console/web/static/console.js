@@ -242,7 +242,8 @@
 
     let tick = 0, failuresLoaded = false, lastFailed = -1;
     poll(async () => {
-      const j = await api("GET", base);
+      let j;
+      try { j = await api("GET", base); } catch (e) { show("job-error", e.message, true); throw e; }
       render(j);
       const running = ["running", "paused", "stalled", "planning"].includes(j.state);
       if (tick % 5 === 0 || (!running && lastShards === 0)) { await loadShards().catch(() => {}); lastShards++; }

@@ -102,6 +102,8 @@
     const refresh = poll(async () => {
       const params = new URLSearchParams({ state: $("state").value, q: $("q").value, offset: offset });
       const p = await api("GET", "/api/jobs?" + params);
+      // An answer to a filter typed over since is not drawn: the newer one is.
+      if (params.toString() !== new URLSearchParams({ state: $("state").value, q: $("q").value, offset: offset }).toString()) return;
       const rows = p.jobs.map((j) => {
         const idCell = el("td", {}, jobLink(j.id));
         if (j.retryOf) idCell.append(el("div", { class: "retry-of" }, "retry of ", jobLink(j.retryOf)));
@@ -218,6 +220,7 @@
     async function loadFailures() {
       const params = new URLSearchParams({ q: $("failure-q").value, offset: foffset });
       const p = await api("GET", base + "/failures?" + params);
+      if (params.toString() !== new URLSearchParams({ q: $("failure-q").value, offset: foffset }).toString()) return;
       const rows = p.failures.map((f) => el("tr", { "data-key": f.key },
         el("td", { class: "key", text: f.key }), el("td", { text: bytes(f.size) }), el("td", { text: f.reason }),
         el("td", { text: f.kind }), el("td", { text: String(f.attempts) })));

@@ -68,6 +68,9 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 		}
 		heartbeat(ctx, len(keys))
 	}
+	if in.ChunkKeys > 0 {
+		return migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}, nil
+	}
 	maxRanges := max(in.Ranges, 1)
 	if done {
 		// The shard's last keys: twice as many ranges as its window, so
@@ -104,4 +107,16 @@ func cutRanges(keys []string, maxRanges, pageSize, minKeys int) []string {
 		}
 		bounds = append(bounds, keys[end-1])
 	}
+}
+
+// chunkEnds returns the last key of every chunk of n keys, and the last key.
+func chunkEnds(keys []string, n int) []string {
+	bounds := make([]string, 0, len(keys)/n+1)
+	for end := n; end < len(keys); end += n {
+		bounds = append(bounds, keys[end-1])
+	}
+	if len(keys) > 0 {
+		bounds = append(bounds, keys[len(keys)-1])
+	}
+	return bounds
 }

@@ -6,14 +6,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/fleet"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 	"github.com/bucketferry/bucketferry/workflows"
@@ -241,6 +244,93 @@ func TestJobSpreadsAHugeObjectOverWorkers(t *testing.T) {
 	if res.Counts.BytesSent < 1<<30 || res.Counts.BytesSent > 1<<30+64<<20 {
 		t.Errorf("sent %d bytes for an object of 1 GiB", res.Counts.BytesSent)
 	}
+}
+
+// TestJobOneShardCopiesChunkedRanges: a shard lists chunks of one pool
+// round of keys and joins them into ranges as it starts them: ranges of at
+// least four chunks while keys are left to list, and at the shard's end
+// down to one chunk a range, so that the last keys are spread over the
+// fleet's slots. Every object is copied once and verified.
+func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
+	h := newHarness(t)
+	st, err := emulator.Generate(h.emu.Backend, srcBucket, emulator.DataSet{Objects: 800, MaxSize: 1 << 10, Seed: 41})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*emulator.Faults{h.emu.OSSFaults, h.emu.COSFaults} {
+		f.Set(emulator.FaultConfig{Latency: 20 * time.Millisecond})
+	}
+	h.startNamedWorker(t, "first", 6)
+	h.startNamedWorker(t, "second", 6)
+	// The fleet is seen before the job starts, so that its one shard is
+	// windowed from its first page.
+	w := fleet.NewWatcher(h.c.WorkflowService(), h.ts.GetDefaultNamespace(), migration.TaskQueue)
+	deadline := time.Now().Add(time.Minute)
+	for f := w.Fleet(t.Context()); f == nil || f.Workers < 2; f = w.Fleet(t.Context()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet %+v after a minute, want 2 workers", f)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	spec := baseSpec()
+	spec.Shards = 1
+	spec.PageSize = 100
+	spec.Concurrency = migration.Concurrency{Shards: 1, Objects: 4, LargeObjects: 2}
+	run := h.startJob(t, "job-chunks", spec)
+	res, err := h.wait(t, run, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != migration.StatusSucceeded || res.Counts.Copied != int64(st.Objects) {
+		t.Fatalf("status %q, copied %d of %d", res.Status, res.Counts.Copied, st.Objects)
+	}
+	if n := h.verifyAll(t, nil); n != st.Objects {
+		t.Errorf("verified %d of %d", n, st.Objects)
+	}
+
+	// The ranges the shard copied, counted in keys.
+	keys := h.emu.Backend.Keys(srcBucket)
+	var sizes []int
+	chunked := false
+	it := h.c.GetWorkflowHistory(t.Context(), "job-chunks/shard-00000", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.GetActivityTaskScheduledEventAttributes()
+		if a == nil {
+			continue
+		}
+		switch a.ActivityType.GetName() {
+		case "ListAhead":
+			var in migration.ListAheadInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			chunked = chunked || in.ChunkKeys == 4
+		case "CopyPage":
+			var in migration.CopyPageInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, k := range keys {
+				if k > in.Shard.After && (in.Shard.Before == "" || k < in.Shard.Before) {
+					n++
+				}
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	t.Logf("ranges of %v keys", sizes)
+	if !chunked {
+		t.Error("no listing asked for chunks of the pool's 4 keys")
+	}
+	if len(sizes) < 2 || slices.Max(sizes) < 16 || slices.Min(sizes) > 4 {
+		t.Errorf("ranges of %v keys: want ranges of four chunks (16 keys) or more, and the last ones of one chunk", sizes)
+	}
+	h.recordHistories(t, "job-chunks", "job-chunks/shard-00000")
 }
 
 // recordHistories adds the workflows' histories to the replay corpus

@@ -52,6 +52,11 @@ type ListAheadInput struct {
 	// Listings bounds the listing requests (default 4); a shard with
 	// nothing to copy asks for one, to start copying a request sooner.
 	Listings int `json:"listings,omitempty"`
+	// ChunkKeys, when set, asks for the ends of chunks of this many keys
+	// instead of ranges (Ranges and MinKeys then only bound the listing):
+	// the shard joins chunks into ranges when it starts them, as many as
+	// its free slots call for.
+	ChunkKeys int `json:"chunkKeys,omitempty"`
 }
 
 // ListAheadResult is the last key of each range listed, in order, and

@@ -185,20 +185,24 @@ func (r *reports) sum() migration.Counts {
 }
 
 // listAhead answers ListAhead: the keys of the shard after in.After, cut
-// into ranges of a page, at most in.Ranges of them.
+// into ranges of a page, at most in.Ranges of them (or, when asked, into
+// chunks of in.ChunkKeys keys, at most in.Ranges pages of them).
 func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (migration.ListAheadResult, error) {
 	var res migration.ListAheadResult
-	n := 0
+	n, cut, most := 0, in.Spec.PageSize, in.Ranges
+	if in.ChunkKeys > 0 {
+		cut, most = in.ChunkKeys, in.Ranges*max(in.Spec.PageSize/in.ChunkKeys, 1)
+	}
 	after := max(in.After, in.Shard.After)
 	for _, o := range f.objects {
 		if !f.inShard(in.Shard, o.key) || o.key <= after {
 			continue
 		}
-		if len(res.Bounds) == in.Ranges {
+		if len(res.Bounds) == most {
 			return res, nil
 		}
 		n++
-		if n == in.Spec.PageSize {
+		if n == cut {
 			res.Bounds = append(res.Bounds, o.key)
 			n = 0
 		}

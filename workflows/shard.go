@@ -93,6 +93,9 @@ type shard struct {
 	spreadObjs int // spread objects before their final CopyLarge
 	// pageAtOne: a windowed shard walks pages while its window is one.
 	pageAtOne bool
+	// chunked: the shard lists chunks of a pool round of keys and joins
+	// them into ranges as it starts them (chunksPerRange).
+	chunked bool
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput, spec migration.JobSpec) *shard {

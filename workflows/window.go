@@ -29,9 +29,10 @@ const windowedVersion = "windowed-shard"
 // useWindow decides, once per run, whether the shard walks its range
 // windowed. A manifest shard reads its pages in sequence as before.
 func (s *shard) useWindow(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 2)
+	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 3)
 	s.windowed = v >= 1 && s.in.Window > 0 && !s.manifest
 	s.pageAtOne = v >= 2
+	s.chunked = v >= 3
 	if !s.windowed {
 		return
 	}
@@ -84,14 +85,67 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		return
 	}
 	w := s.in.Window
-	if !s.listing && !s.listed && len(s.in.Ranges) < w {
+	if !s.listing && !s.listed && s.rangesWaiting() < w {
 		s.startListAhead(ctx, w)
 	}
 	for s.copying < w && len(s.in.Ranges) > 0 && len(s.queue) < w {
+		k := s.chunksPerRange()
+		if k == 0 {
+			return
+		}
 		r := s.in.Ranges[0]
-		s.in.Ranges = s.in.Ranges[1:]
+		r.Last = s.in.Ranges[k-1].Last
+		s.in.Ranges = s.in.Ranges[k:]
 		s.startRange(ctx, r)
 	}
+}
+
+// minChunks is the fewest chunks a range takes while the shard has keys
+// left to list: each copy of a range keeps its objects' pool busy for at
+// least four rounds, since the pool drains at a range's end (with fewer
+// the drain was a fifth of a limited job's bandwidth unused), and each
+// range lists its keys once more.
+const minChunks = 4
+
+// chunkKeys is the keys of a listed chunk: one round of a range's pool,
+// never more than a page.
+func (s *shard) chunkKeys() int {
+	return min(max(s.spec.Concurrency.Objects, 1), max(s.spec.PageSize, 1))
+}
+
+// rangesWaiting is how many ranges the shard could start from what it
+// has listed.
+func (s *shard) rangesWaiting() int {
+	if !s.chunked {
+		return len(s.in.Ranges)
+	}
+	return (len(s.in.Ranges) + minChunks - 1) / minChunks
+}
+
+// chunksPerRange is how many listed chunks the next range takes (1 when
+// the shard lists ranges, not chunks; 0 to wait for more listed). While
+// chunks listed are shared evenly over the window (as ranges were cut when
+// listed before chunks), at least minChunks a range while keys are left to
+// list; at the end of the shard down to one chunk a range: the end of a
+// shard is the end of the job when it is the last, and then the fleet's
+// slots would otherwise stand idle while a few long ranges run. The share
+// is taken when a range starts, with the window of that moment, so ranges
+// listed before the window grew are cut for the new one.
+func (s *shard) chunksPerRange() int {
+	n := len(s.in.Ranges)
+	if !s.chunked || n == 0 {
+		return min(n, 1)
+	}
+	most := max(s.spec.PageSize/s.chunkKeys(), 1)
+	w := max(s.in.Window, 1)
+	k := min(max((n+w-1)/w, 1), most)
+	if !s.listed {
+		if n < minChunks && s.copying > 0 {
+			return 0
+		}
+		k = max(k, min(minChunks, most))
+	}
+	return min(k, n)
 }
 
 func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
@@ -105,10 +159,15 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 		// drain was a fifth of a limited job's bandwidth unused.
 		MinKeys: 4 * s.spec.Concurrency.Objects,
 	}
-	if s.copying == 0 {
-		// Nothing to copy meanwhile: one listing, and copies start after
-		// one round trip to the store.
+	if s.copying == 0 || (s.chunked && s.copying+s.rangesWaiting() < ranges) {
+		// Nothing to copy meanwhile (since chunks, slots of the window
+		// still empty): one listing, and copies start after one round
+		// trip to the store. Four in a row kept a far-away store's job
+		// from filling its fleet for four round trips more.
 		in.Listings = 1
+	}
+	if s.chunked {
+		in.ChunkKeys = s.chunkKeys()
 	}
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.ListAhead, in)

@@ -57,15 +57,13 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 			"name an oss, cos, s3 or local store as the destination", dstRole, dst.Name()), nil)
 	}
 	manifest := spec.Filters.Manifest
-	// A source that may not be listed only matters when it must be.
-	if err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, manifest == nil); err != nil {
-		return migration.PlanResult{}, err
-	}
-	// The destination (and the failure log's store) are probed while the
-	// source is planned: against a far-away store each probe is a round
-	// trip before the first copy. A fatal answer still stops the job, and
-	// the planning with it, before any shard starts.
+	// The stores are probed while the source is planned: against a
+	// far-away store each probe is a round trip before the first copy. A
+	// fatal answer still stops the job, and the planning with it, before
+	// any shard starts, and is what the job fails with. (A source that may
+	// not be listed only matters when it must be.)
 	checks, cctx := errgroup.WithContext(ctx)
+	checks.Go(func() error { return checkStore(cctx, log, srcRole, src, spec.Source.Prefix, manifest == nil) })
 	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical || spec.Conflict == migration.Changed
 	checks.Go(func() error { return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList) })
 	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {

@@ -182,7 +182,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 // policy that looks at the destination. A first overwrite copy asks
 // nothing.
 func largeDestination(ctx context.Context, spec migration.JobSpec, dst storage.Store, dk string) (storage.ObjectInfo, bool, error) {
-	if attempt(ctx) < 2 && spec.Conflict != migration.Skip && spec.Conflict != migration.SkipIdentical && spec.Conflict != migration.Changed {
+	if attempt(ctx) < 2 && !spec.Conflict.ReadsDestination() {
 		return storage.ObjectInfo{}, false, nil
 	}
 	d, err := dst.Head(ctx, dk)

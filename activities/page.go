@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
@@ -122,9 +123,8 @@ type pageRun struct {
 	dstUpTo     string                        // dstInfo covers mapped keys up to this one
 	probe       fatalProbe
 
-	mu       sync.Mutex // guards the items' outcomes, sent and fatalErr
-	sent     int64
-	fatalErr error
+	mu   sync.Mutex // guards the items' outcomes and sent
+	sent int64
 }
 
 func (r *pageRun) run(ctx context.Context) (migration.CopyPageResult, error) {
@@ -142,7 +142,7 @@ func (r *pageRun) run(ctx context.Context) (migration.CopyPageResult, error) {
 		return migration.CopyPageResult{}, err // Validate has compiled them already
 	}
 	r.last = attempt(ctx) >= r.spec.MaxAttempts
-	if attempt(ctx) > 1 && r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
+	if attempt(ctx) > 1 && !r.spec.Conflict.SkipsExisting() {
 		// Listings carry whole seconds.
 		r.resumeSince = activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)
 	}
@@ -265,7 +265,7 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 // listDestination lists, once for the page, the destination keys the page
 // maps to, for the conflict policies that look at them.
 func (r *pageRun) listDestination(ctx context.Context) error {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical && r.spec.Conflict != migration.Changed && r.resumeSince.IsZero() {
+	if !r.spec.Conflict.ReadsDestination() && r.resumeSince.IsZero() {
 		return nil
 	}
 	var first, last string
@@ -358,45 +358,16 @@ func (r *pageRun) readManifest(ctx context.Context, res *migration.CopyPageResul
 	return nil
 }
 
-// copyAll copies the page's todo items with the job's object concurrency.
+// copyAll copies the page's todo items with the job's object concurrency;
+// an error of one (the job must stop) stops the others.
 func (r *pageRun) copyAll(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *item)
-	var wg sync.WaitGroup
-	for range r.spec.Concurrency.Objects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				if err := r.copyItem(wctx, it); err != nil {
-					r.mu.Lock()
-					if r.fatalErr == nil {
-						r.fatalErr = err
-					}
-					r.mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
+	var todo []*item
 	for _, it := range r.items {
-		if it.state != itemTodo {
-			continue
-		}
-		select {
-		case work <- it:
-		case <-wctx.Done():
-			break feed
+		if it.state == itemTodo {
+			todo = append(todo, it)
 		}
 	}
-	close(work)
-	wg.Wait()
-	if r.fatalErr != nil {
-		return r.fatalErr
-	}
-	return ctx.Err()
+	return pool.Each(ctx, r.spec.Concurrency.Objects, todo, r.copyItem)
 }
 
 // copyItem copies one object, retrying retryable failures a few times. It
@@ -548,7 +519,7 @@ func (r *pageRun) destination(ctx context.Context, dk string) (storage.ObjectInf
 
 // skip applies the conflict policy to one object.
 func (r *pageRun) skip(ctx context.Context, src storage.ObjectInfo, dk string) (bool, error) {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
+	if !r.spec.Conflict.SkipsExisting() {
 		return false, nil
 	}
 	d, ok, err := r.destination(ctx, dk)

@@ -66,8 +66,7 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	// trip before the first copy. A fatal answer still stops the job, and
 	// the planning with it, before any shard starts.
 	checks, cctx := errgroup.WithContext(ctx)
-	needsDstList := spec.Conflict == migration.Skip || spec.Conflict == migration.SkipIdentical || spec.Conflict == migration.Changed
-	checks.Go(func() error { return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, needsDstList) })
+		checks.Go(func() error { return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, spec.Conflict.ReadsDestination()) })
 	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {
 		r := role{"failure log", fl.Store}
 		st, err := a.resolve(r)

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -598,30 +598,20 @@ func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo
 // once, calling done after each; the first failure stops the others.
 func (c *Copier) runParts(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState, from, to int,
 	read, written *atomic.Int64, done func(int, partState)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, min(c.opts.PartsInFlight, to-from)))
+	var todo []int
 	for i := from; i < to; i++ {
-		if parts[i].done {
-			continue
+		if !parts[i].done {
+			todo = append(todo, i)
 		}
-		if gctx.Err() != nil {
-			break
+	}
+	return pool.Each(ctx, min(c.opts.PartsInFlight, to-from), todo, func(ctx context.Context, i int) error {
+		st, err := c.copyPart(ctx, req, head, u.UploadID, i, u.PartSize, parts[i].size, read, written)
+		if err != nil {
+			return err
 		}
-		g.Go(func() error {
-			st, err := c.copyPart(gctx, req, head, u.UploadID, i, u.PartSize, parts[i].size, read, written)
-			if err != nil {
-				return err
-			}
-			done(i, st)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return ctx.Err()
+		done(i, st)
+		return nil
+	})
 }
 
 // finish completes the upload of every part and verifies the object. A

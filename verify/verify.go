@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -414,47 +415,13 @@ func families(sums []storage.Checksum) string {
 
 // resolve makes the requests the pairs of a batch need, Workers at a time.
 func (c *comparer) resolve(ctx context.Context, batch []*pair) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *pair)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for range c.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				if err := c.check(ctx, p); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
+	var todo []*pair
 	for _, p := range batch {
-		if !p.todo {
-			continue
-		}
-		select {
-		case work <- p:
-		case <-ctx.Done():
-			break feed
+		if p.todo {
+			todo = append(todo, p)
 		}
 	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return pool.Each(ctx, c.o.Workers, todo, c.check)
 }
 
 // check settles one pair of equal sizes that the listings did not: HEAD

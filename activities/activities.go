@@ -20,6 +20,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/outage"
+	"github.com/bucketferry/bucketferry/pacing"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
 )
@@ -38,10 +39,10 @@ type Activities struct {
 	// Logger receives structured logs with job, shard and key attributes;
 	// nil discards them.
 	Logger *slog.Logger
-	// Limits tells the job-wide limits and the activities sharing them (see
-	// limits.go); nil enforces each spec's initial limits as if this worker
-	// were alone.
-	Limits LimitSource
+	// Limits tells the job-wide limits and the activities sharing them
+	// (package pacing); nil enforces each spec's initial limits as if this
+	// worker were alone.
+	Limits pacing.Source
 	// MaxRequestsPerSecond and MaxBytesPerSecond cap this worker's requests
 	// and source body bytes over all jobs; 0 is unlimited.
 	MaxRequestsPerSecond float64
@@ -55,8 +56,9 @@ type Activities struct {
 	// without telling.
 	Signaler JobSignaler
 
-	limiters limiterSet
-	outages  outage.Tracker
+	pacingOnce sync.Once
+	pacing     *pacing.Set
+	outages    outage.Tracker
 }
 
 // FleetSource tells what the workers polling the task queue can run at
@@ -131,7 +133,7 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 		return nil, fatal(fmt.Sprintf("%s is not usable on this worker: %v; define it under \"stores\" in the worker configuration", r, err), err)
 	}
 	// Paced by the throttle the activity put in its context, if any.
-	return limited(st), nil
+	return pacing.Limited(st), nil
 }
 
 func fatal(msg string, cause error) error {
@@ -191,6 +193,21 @@ func (p *fatalProbe) check(ctx context.Context, r role, st storage.Store, prefix
 		p.done[st] = res
 	}
 	return res
+}
+
+// throttle paces the stores the activity resolves at this worker's part of
+// the job's limits and under the worker's caps (package pacing). Call
+// release when the activity ends.
+func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
+	a.pacingOnce.Do(func() {
+		a.pacing = &pacing.Set{Source: a.Limits, MaxRequestsPerSecond: a.MaxRequestsPerSecond,
+			MaxBytesPerSecond: a.MaxBytesPerSecond, Logger: a.logger()}
+	})
+	var stopped <-chan struct{}
+	if activity.IsActivity(ctx) {
+		stopped = activity.GetWorkerStopChannel(ctx)
+	}
+	return a.pacing.Throttle(ctx, jobID, initial, stopped)
 }
 
 // heartbeatEvery is how often the ticker heartbeats: well within the

@@ -1,4 +1,8 @@
-package activities
+// Package pacing holds a job to its QPS and bandwidth limits over all its
+// workers, and a worker to its own caps over all jobs: token buckets that
+// every store an activity uses waits on (Limited), sized by the worker's
+// part of the job's activities in flight, which the job tells (Source).
+package pacing
 
 import (
 	"context"
@@ -10,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
@@ -39,12 +42,33 @@ const (
 	minByteBurst = 32 << 10
 )
 
-// limiterSet holds the limiters of one worker: one per job with running
-// activities, and the worker's own caps. Its zero value is ready.
-type limiterSet struct {
+// Set holds the limiters of one worker: one per job with running
+// activities, and the worker's own caps. Set its fields before the first
+// Throttle; its zero value paces each job at its spec's limits as if this
+// worker were alone, with no caps.
+type Set struct {
+	// Source tells the job-wide limits and the activities sharing them;
+	// nil enforces each spec's initial limits as if this worker were
+	// alone.
+	Source Source
+	// MaxRequestsPerSecond and MaxBytesPerSecond cap this worker's requests
+	// and source body bytes over all jobs; 0 is unlimited.
+	MaxRequestsPerSecond float64
+	MaxBytesPerSecond    int64
+	// Logger receives the failures to learn a job's limits; nil discards
+	// them.
+	Logger *slog.Logger
+
 	mu   sync.Mutex
 	jobs map[string]*jobLimiter
 	caps *pace // the worker's caps, over all jobs; made on first use
+}
+
+func (s *Set) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // pace is a pair of token buckets: requests and body bytes. No bucket
@@ -84,20 +108,20 @@ type throttled struct {
 
 type throttleKey struct{}
 
-// LimitSource tells a worker a job's current limits and how many of the
-// job's activities are in flight over all workers.
-type LimitSource interface {
+// Source tells a worker a job's current limits and how many of the job's
+// activities are in flight over all workers.
+type Source interface {
 	JobPacing(ctx context.Context, jobID string) (migration.Pacing, error)
 }
 
-// TemporalLimits is a worker's LimitSource: it queries the job workflow
+// Temporal is a worker's Source: it queries the job workflow
 // (migration.QueryPacing).
-type TemporalLimits struct {
+type Temporal struct {
 	Client client.Client
 }
 
 // JobPacing asks the job for its current limits and activities in flight.
-func (s TemporalLimits) JobPacing(ctx context.Context, jobID string) (migration.Pacing, error) {
+func (s Temporal) JobPacing(ctx context.Context, jobID string) (migration.Pacing, error) {
 	var p migration.Pacing
 	v, err := s.Client.QueryWorkflow(ctx, jobID, "", migration.QueryPacing)
 	if err != nil {
@@ -109,18 +133,18 @@ func (s TemporalLimits) JobPacing(ctx context.Context, jobID string) (migration.
 	return p, nil
 }
 
-// throttle makes the stores resolved by the activity pace its requests and
-// source bytes at this worker's part of the job's limits (initial until
-// the job answers, or for good without a.Limits, as if the activities
-// running here were the job's only ones) and under the worker's caps. Call
-// release when the activity ends.
-func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
-	s := &a.limiters
+// Throttle makes the stores wrapped by Limited pace the requests and
+// source bytes made with the returned context at this worker's part of the
+// job's limits (initial until the job answers, or for good without a
+// Source, as if the activities running here were the job's only ones) and
+// under the worker's caps. stopped, when the worker stops, ends the
+// following of the job. Call release when the activity ends.
+func (s *Set) Throttle(ctx context.Context, jobID string, initial migration.Limits, stopped <-chan struct{}) (context.Context, func()) {
 	s.mu.Lock()
 	if s.caps == nil {
 		s.caps = &pace{}
-		setRate(&s.caps.reqs, a.MaxRequestsPerSecond, requestBurst)
-		setRate(&s.caps.bytes, float64(a.MaxBytesPerSecond), byteBurst)
+		setRate(&s.caps.reqs, s.MaxRequestsPerSecond, requestBurst)
+		setRate(&s.caps.bytes, float64(s.MaxBytesPerSecond), byteBurst)
 	}
 	caps := s.caps
 	if jobID == "" {
@@ -154,13 +178,9 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 
 	if !ok {
 		l.apply(migration.Pacing{Limits: initial}, time.Now())
-		if a.Limits != nil {
-			var stopped <-chan struct{}
-			if activity.IsActivity(ctx) {
-				stopped = activity.GetWorkerStopChannel(ctx)
-			}
-			l.refresh(ctx, a.Limits, a.logger())
-			go s.follow(l, a.Limits, stopped, a.logger())
+		if s.Source != nil {
+			l.refresh(ctx, s.Source, s.logger())
+			go s.follow(l, s.Source, stopped, s.logger())
 		}
 		close(l.ready)
 	}
@@ -180,7 +200,7 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 
 // follow refreshes a job's limiter until no activity of the job has run
 // here for idleAfter, or the worker stops.
-func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struct{}, log *slog.Logger) {
+func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
@@ -209,7 +229,7 @@ func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struc
 
 // refresh learns the job's pacing and applies it. If the job does not
 // answer, the last pacing stays.
-func (l *jobLimiter) refresh(ctx context.Context, src LimitSource, log *slog.Logger) {
+func (l *jobLimiter) refresh(ctx context.Context, src Source, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 	defer cancel()
 	p, err := src.JobPacing(ctx, l.job)
@@ -379,9 +399,10 @@ func sleepFor(ctx context.Context, res *rate.Reservation, p *atomic.Pointer[rate
 	}
 }
 
-// limited wraps st in the pacing decorator, keeping the optional
-// interfaces it implements.
-func limited(st storage.Store) storage.Store {
+// Limited wraps st in the pacing decorator, keeping the optional
+// interfaces it implements: its requests wait on the throttle in their
+// context, if any.
+func Limited(st storage.Store) storage.Store {
 	if r, ok := st.(storage.Restorer); ok {
 		return limitedRestorer{limitedStore{st}, r}
 	}

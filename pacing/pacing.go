@@ -21,9 +21,17 @@ import (
 	"github.com/bucketferry/bucketferry/storage"
 )
 
-// How a worker follows a job's limits: every refreshEvery, and when one of
-// a limited job's activities starts here, it asks the job for its pacing
-// (limits, and the activities in flight over all workers). Whenever one of
+// How a worker follows a job's limits: when the job's first activity starts
+// here, it asks the job for its pacing (limits, and the activities in
+// flight over all workers); then, while the job is limited, every
+// refreshEvery and whenever one of its activities starts here. A job
+// without limits is asked again only when one of its activities starts
+// here at least unlimitedRecheck after the last question: a query that
+// misses the job's worker cache replays its run, and every worker asking
+// every job every refreshEvery cost that for nothing (31 queries a minute
+// per worker and job; TestQueriesPerMinute). The price: a limit set on a
+// running job without limits takes hold up to unlimitedRecheck later, and
+// only with its next activity on each worker. Whenever one of
 // the job's activities starts or ends here, it takes its part anew: k/N of
 // each limit while it runs k of the job's N activities. A job none of
 // whose activities ran here for idleAfter is forgotten.
@@ -38,6 +46,8 @@ const (
 	refreshEvery   = 2 * time.Second
 	refreshTimeout = 5 * time.Second
 	idleAfter      = 30 * time.Second
+	// unlimitedRecheck spaces the questions to a job without limits.
+	unlimitedRecheck = 30 * time.Second
 	// minByteBurst bounds the chunks body bytes are paced in.
 	minByteBurst = 32 << 10
 )
@@ -96,7 +106,8 @@ type jobLimiter struct {
 	active   int // activities of the job running here
 	lastUsed time.Time
 	limits   migration.Limits
-	inFlight int // the job's activities over all workers, as last heard
+	inFlight int       // the job's activities over all workers, as last heard
+	asked    time.Time // when the job was last asked
 }
 
 // throttled is what an activity puts in its context for the stores to
@@ -166,10 +177,10 @@ func (s *Set) Throttle(ctx context.Context, jobID string, initial migration.Limi
 	l.mu.Lock()
 	l.active++
 	l.reshare(time.Now())
-	limited := !l.limits.IsZero()
+	ask := !l.limits.IsZero() || time.Since(l.asked) >= unlimitedRecheck
 	l.mu.Unlock()
 	s.mu.Unlock()
-	if ok && limited {
+	if ok && ask {
 		select {
 		case l.started <- struct{}{}:
 		default: // a wake-up is already pending
@@ -204,9 +215,10 @@ func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *sl
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
-		stop := false
+		stop, ask := false, true
 		select {
 		case <-t.C:
+			ask = false // unless the job is limited, below
 		case <-l.started:
 		case <-stopped:
 			stop = true
@@ -214,6 +226,7 @@ func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *sl
 		s.mu.Lock()
 		l.mu.Lock()
 		idle := l.active == 0 && time.Since(l.lastUsed) > idleAfter
+		ask = ask || !l.limits.IsZero()
 		l.mu.Unlock()
 		if stop || idle {
 			if s.jobs[l.job] == l {
@@ -223,7 +236,9 @@ func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *sl
 			return
 		}
 		s.mu.Unlock()
-		l.refresh(context.Background(), src, log)
+		if ask {
+			l.refresh(context.Background(), src, log)
+		}
 	}
 }
 
@@ -232,6 +247,9 @@ func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *sl
 func (l *jobLimiter) refresh(ctx context.Context, src Source, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 	defer cancel()
+	l.mu.Lock()
+	l.asked = time.Now()
+	l.mu.Unlock()
 	p, err := src.JobPacing(ctx, l.job)
 	if err != nil {
 		log.Warn("job limits unknown, keeping the last ones", "job", l.job, "error", err)

@@ -462,3 +462,42 @@ func TestSetRateReplacedBucketStartsEmpty(t *testing.T) {
 func (s *Set) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
 	return s.Throttle(ctx, jobID, initial, nil)
 }
+
+// TestQueriesPerMinute counts the queries a worker sends a job in a minute
+// in which one of the job's activities runs throughout and another starts
+// every 5 s (and runs a second): the figures docs/limits.md gives. A job
+// with limits is asked every refreshEvery and at each start; one without
+// costs its first activity's question and a recheck at most every
+// unlimitedRecheck, when an activity starts.
+func TestQueriesPerMinute(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits migration.Limits
+		most   int
+	}{
+		{"limited", migration.Limits{QPS: 100}, 1 + int(time.Minute/refreshEvery) + 12},
+		{"unlimited", migration.Limits{}, 1 + int(time.Minute/unlimitedRecheck)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onFakeClock(t, func(t *testing.T) {
+				src := &fakeSource{limits: tc.limits, inFlight: 2}
+				s := &Set{Source: src}
+				_, release := s.throttle(context.Background(), "job", tc.limits)
+				defer release()
+				for range 12 {
+					time.Sleep(4 * time.Second)
+					_, r := s.throttle(context.Background(), "job", tc.limits)
+					time.Sleep(time.Second)
+					r()
+				}
+				src.mu.Lock()
+				n := src.queries
+				src.mu.Unlock()
+				t.Logf("%d queries in a minute", n)
+				if n > tc.most {
+					t.Errorf("%d queries in a minute, want at most %d", n, tc.most)
+				}
+			})
+		})
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -110,7 +109,7 @@ func (a *Activities) planShards(ctx context.Context, log *slog.Logger, spec migr
 		var stats keyspace.Stats
 		shards, stats, err = keyspace.Plan(ctx, src, keyspace.Options{
 			Prefix: spec.Source.Prefix, PageSize: spec.PageSize, Target: spec.Shards,
-			Deadline: time.Now().Add(keyspace.ProbeTime), Tries: objectTries, Backoff: objectBackoff,
+			Tries: objectTries, Backoff: objectBackoff,
 			Tick: func(probes int) { heartbeat(ctx, probes) },
 		})
 		if err != nil {

@@ -28,11 +28,12 @@ type Options struct {
 	Prefix string
 	// PageSize is the keys a listing returns; Target, the shards wanted.
 	PageSize, Target int
-	// Deadline, when set, ends the probing as the probe budget does: the
-	// segments found so far make the plan.
-	Deadline time.Time
-	// Tries and Backoff retry a listing that fails retryably (the planner
-	// makes hundreds; one transient answer must not fail them all).
+	// Time bounds the probing (0: ProbeTime): its end, as the probe
+	// budget's, leaves the plan as coarse as the segments found so far.
+	Time time.Duration
+	// Tries and Backoff retry a listing that fails retryably (0: 3 tries,
+	// 200 ms, as a copy retries an object): the planner makes hundreds, and
+	// one transient answer must not fail them all.
 	Tries   int
 	Backoff time.Duration
 	// Tick, when set, is called at every probe with the probes so far
@@ -51,12 +52,13 @@ type Stats struct {
 // coarser.
 func Plan(ctx context.Context, st storage.Store, o Options) ([]migration.Shard, Stats, error) {
 	p := newPlanner(st, o.Prefix, o.PageSize, o.Target)
-	p.deadline, p.tries, p.backoff, p.tick = o.Deadline, o.Tries, o.Backoff, o.Tick
+	p.deadline = time.Now().Add(cmp.Or(o.Time, ProbeTime))
+	p.tries, p.backoff, p.tick = cmp.Or(o.Tries, 3), cmp.Or(o.Backoff, 200*time.Millisecond), o.Tick
 	shards, err := p.plan(ctx)
 	return shards, Stats{Probes: p.probes, KeysSeen: p.known}, err
 }
 
-// ProbeTime is the deadline callers give the probing: each probe waits for
+// ProbeTime bounds the probing by default: each probe waits for
 // the store, and against a far-away one (a second a request) the trie
 // descent took 37 s for 20,000 keys, all of it before the first copy.
 // Windowed shards list ahead and copy many pages at once, so a coarser plan
@@ -162,7 +164,7 @@ func (p *planner) list(ctx context.Context, opts storage.ListOptions) (storage.P
 		p.tick(p.probes)
 	}
 	p.mu.Unlock()
-	return storage.Retry(ctx, max(p.tries, 1), p.backoff, func() (storage.Page, error) { return p.st.List(ctx, opts) })
+	return storage.Retry(ctx, p.tries, p.backoff, func() (storage.Page, error) { return p.st.List(ctx, opts) })
 }
 
 // first returns the first key under prefix after after and below before.

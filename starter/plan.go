@@ -5,20 +5,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/keyspace"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/verify"
 )
 
-// dryRunJobID names the dry run to the planner, which only uses it in the
-// default failure-log location (never written).
+// dryRunJobID is the job id the dry run's spec takes its defaults with; it
+// only shows in the default failure-log location (never written).
 const dryRunJobID = "dry-run"
 
 // shardPlan is what a dry run found in one shard.
@@ -62,7 +61,7 @@ func planCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	return printPlan(stdout, full, plans, *compare)
 }
 
-// dryRun plans the job with the planner the workers run and lists each
+// dryRun plans the job with the planner the workers run (keyspace) and lists each
 // shard; it returns the spec with defaults applied and the shards' figures.
 func dryRun(ctx context.Context, spec migration.JobSpec, cfg *config.Config, compare bool, workers int) (migration.JobSpec, []shardPlan, error) {
 	full := spec.WithDefaults(dryRunJobID)
@@ -70,13 +69,15 @@ func dryRun(ctx context.Context, spec migration.JobSpec, cfg *config.Config, com
 	if err != nil {
 		return full, nil, err
 	}
-	a := &activities.Activities{Stores: cfg, Logger: slog.New(slog.DiscardHandler)}
-	res, err := a.Plan(ctx, migration.PlanInput{JobID: dryRunJobID, Spec: spec})
+	if err := spec.Validate(); err != nil {
+		return full, nil, fmt.Errorf("plan: invalid job spec: %w", err)
+	}
+	shards, _, err := keyspace.Plan(ctx, sc.src, keyspace.Options{Prefix: full.Source.Prefix, PageSize: full.PageSize, Target: full.Shards})
 	if err != nil {
 		return full, nil, fmt.Errorf("plan: %w", err)
 	}
-	plans := make([]shardPlan, 0, len(res.Shards))
-	for _, sh := range res.Shards {
+	plans := make([]shardPlan, 0, len(shards))
+	for _, sh := range shards {
 		o := sc.options(workers)
 		o.After, o.Before = sh.After, sh.Before
 		p := shardPlan{shard: sh}

@@ -1,8 +1,13 @@
-// Package activities holds the Temporal activities of a migration job: Plan
-// splits the source key space into shards (probing both stores so that bad
-// credentials fail the job at once), CopyPage lists and copies one page of a
-// shard, CopyLarge copies one large object as a resumable multipart upload.
-// Every activity is idempotent on retry: progress travels in heartbeats.
+// Package activities holds the Temporal activities of a migration job, in
+// the order of the data path: Plan probes the job's stores (so that bad
+// credentials fail the job at once) and cuts the source into shards
+// (package keyspace, or the manifest); ListAhead lists a shard ahead into
+// ranges of a page each; CopyPage lists and copies one page of small
+// objects and CopyLarge one large object as a resumable multipart upload
+// (package transfer). They adapt Temporal to those packages: heartbeats,
+// retries, the failure log, outages waited out, and the pacing of every
+// store they use (package pacing). Every activity is idempotent on retry:
+// progress travels in heartbeats.
 package activities
 
 import (

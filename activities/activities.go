@@ -141,6 +141,21 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 	return pacing.Limited(st), nil
 }
 
+// throttle paces the stores the activity resolves at this worker's part of
+// the job's limits and under the worker's caps (package pacing). Call
+// release when the activity ends.
+func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
+	a.pacingOnce.Do(func() {
+		a.pacing = &pacing.Set{Source: a.Limits, MaxRequestsPerSecond: a.MaxRequestsPerSecond,
+			MaxBytesPerSecond: a.MaxBytesPerSecond, Logger: a.logger()}
+	})
+	var stopped <-chan struct{}
+	if activity.IsActivity(ctx) {
+		stopped = activity.GetWorkerStopChannel(ctx)
+	}
+	return a.pacing.Throttle(ctx, jobID, initial, stopped)
+}
+
 func fatal(msg string, cause error) error {
 	return temporal.NewNonRetryableApplicationError(msg, migration.ErrFatal, cause)
 }
@@ -198,21 +213,6 @@ func (p *fatalProbe) check(ctx context.Context, r role, st storage.Store, prefix
 		p.done[st] = res
 	}
 	return res
-}
-
-// throttle paces the stores the activity resolves at this worker's part of
-// the job's limits and under the worker's caps (package pacing). Call
-// release when the activity ends.
-func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
-	a.pacingOnce.Do(func() {
-		a.pacing = &pacing.Set{Source: a.Limits, MaxRequestsPerSecond: a.MaxRequestsPerSecond,
-			MaxBytesPerSecond: a.MaxBytesPerSecond, Logger: a.logger()}
-	})
-	var stopped <-chan struct{}
-	if activity.IsActivity(ctx) {
-		stopped = activity.GetWorkerStopChannel(ctx)
-	}
-	return a.pacing.Throttle(ctx, jobID, initial, stopped)
 }
 
 // heartbeatEvery is how often the ticker heartbeats: well within the

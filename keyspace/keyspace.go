@@ -16,8 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 )
@@ -200,14 +199,13 @@ func (p *planner) expandAll(ctx context.Context) error {
 	for {
 		// The new segments are listed at once: against a far-away store
 		// each listing is a round trip, and they are independent.
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(planParallel)
-		for i := 0; i < len(p.segs); i++ {
-			if p.segs[i].state == segUnlisted {
-				g.Go(func() error { return p.listSeg(gctx, i) })
+		var unlisted []int
+		for i, s := range p.segs {
+			if s.state == segUnlisted {
+				unlisted = append(unlisted, i)
 			}
 		}
-		if err := g.Wait(); err != nil {
+		if err := pool.Each(ctx, planParallel, unlisted, p.listSeg); err != nil {
 			return err
 		}
 		pick, big, sum := -1, 0, 0.0

@@ -1,6 +1,7 @@
 // Package pool runs a function over a list of items with bounded
-// concurrency: the one worker pool of the copy path (a page's objects, a
-// large object's parts, the pairs a verification settles).
+// concurrency: the one worker pool of the data path (the segments the
+// planner lists, a page's objects, a large object's parts, archived objects
+// to restore, the pairs a verification settles, a URL list's HEADs).
 package pool
 
 import (

@@ -217,7 +217,9 @@ func (p *fatalProbe) check(ctx context.Context, r role, st storage.Store, prefix
 
 // heartbeatEvery is how often the ticker heartbeats: well within the
 // activity's heartbeat timeout, so that a slow copy never times out while
-// it makes progress and a cancellation is noticed soon.
+// it makes progress and a cancellation is noticed soon; and at least every
+// liveEvery, because the heartbeats are what the console and `starter
+// status` show of a page or a large object still copying.
 func heartbeatEvery(ctx context.Context) time.Duration {
 	d := 10 * time.Second
 	if activity.IsActivity(ctx) {
@@ -225,8 +227,12 @@ func heartbeatEvery(ctx context.Context) time.Duration {
 			d = t / 4
 		}
 	}
-	return min(max(d, 100*time.Millisecond), 30*time.Second)
+	return min(max(d, 100*time.Millisecond), liveEvery)
 }
+
+// liveEvery bounds the interval between the progress heartbeats of a copy
+// (the SDK sends them on at most every config's heartbeat throttle).
+const liveEvery = 2 * time.Second
 
 // ticker heartbeats details() every interval until the returned stop is
 // called. The SDK throttles what reaches the server; the last details are

@@ -48,19 +48,21 @@ const (
 	// than twofold costs little memory and saves CPU on every small
 	// object, whose copy allocates in the SDKs. The soft memory limit
 	// bounds it (see Worker.MemoryLimit).
-	DefaultGCPercent     = 400
-	DefaultLogLevel      = "info"
-	DefaultLogFormat     = "text"
-	DefaultStateDir      = "bucketferry-state"
-	DefaultServerAddress = "127.0.0.1:7233"
-	DefaultUIAddress     = "127.0.0.1:8233"
-	DefaultUIUser        = "admin"
+	DefaultGCPercent      = 400
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
+	DefaultStateDir       = "bucketferry-state"
+	DefaultServerAddress  = "127.0.0.1:7233"
+	DefaultUIAddress      = "127.0.0.1:8233"
+	DefaultUIUser         = "admin"
+	DefaultConsoleAddress = "127.0.0.1:8234"
 )
 
 // Config is the whole configuration.
 type Config struct {
 	Temporal Temporal `mapstructure:"temporal"`
 	Server   Server   `mapstructure:"server"`
+	Console  Console  `mapstructure:"console"`
 	Worker   Worker   `mapstructure:"worker"`
 	Transfer Transfer `mapstructure:"transfer"`
 	Log      Log      `mapstructure:"log"`
@@ -112,6 +114,24 @@ type Server struct {
 	// itself.
 	UIUser     string `mapstructure:"uiUser"`
 	UIPassword Secret `mapstructure:"uiPassword"`
+}
+
+// Console configures the web console (`starter console`, and beside the
+// embedded server in `starter server`, `start` and `demo`).
+type Console struct {
+	// Address is the console's host:port, on loopback; "-" turns it off.
+	Address string `mapstructure:"address"`
+	// Users may sign in: NAME:ROLE:BCRYPT-HASH entries (role operator or
+	// reader) separated by commas or white space. With none, an operator
+	// token is made at the first start, printed once, and its hash kept in
+	// TokenFile.
+	Users string `mapstructure:"users"`
+	// TokenFile keeps the hash of that token; default
+	// <server.stateDir>/console-token.
+	TokenFile string `mapstructure:"tokenFile"`
+	// WebUIURL is Temporal Web's address, for the console's links to a job
+	// when the console does not run beside the embedded server's Web UI.
+	WebUIURL string `mapstructure:"webUIURL"`
 }
 
 // ServerTLS are the embedded server's certificate files (PEM), re-read
@@ -299,6 +319,7 @@ func Defaults() Config {
 	return Config{
 		Temporal: Temporal{Namespace: DefaultNamespace},
 		Server:   Server{StateDir: DefaultStateDir, Address: DefaultServerAddress, UIAddress: DefaultUIAddress, UIUser: DefaultUIUser},
+		Console:  Console{Address: DefaultConsoleAddress},
 		Worker: Worker{
 			MaxConcurrentActivities: DefaultMaxConcurrentActivities,
 			ShutdownTimeout:         DefaultShutdownTimeout,

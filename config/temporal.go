@@ -73,6 +73,16 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if a := c.Console.Address; a != "-" {
+		host, _, err := net.SplitHostPort(a)
+		switch ip := net.ParseIP(host); {
+		case err != nil:
+			add("console.address %q is not HOST:PORT, or \"-\" for no console", a)
+		case host != "localhost" && (ip == nil || !ip.IsLoopback()):
+			add("console.address %q is beyond loopback: the console serves plain HTTP and listens on loopback only (127.0.0.1:PORT; reach it through an SSH tunnel or a TLS proxy), or \"-\" for no console", a)
+		}
+	}
+
 	if st := c.Server.TLS; st.Enabled() {
 		for key, v := range map[string]string{"certFile": st.CertFile, "keyFile": st.KeyFile, "caFile": st.CAFile} {
 			if v == "" {
@@ -278,8 +288,9 @@ func (c *Config) WorkerOptions() worker.Options {
 const taskPollers = 8
 
 // heartbeatThrottle bounds the interval between heartbeats sent to the
-// server by a running activity.
-const heartbeatThrottle = 3 * time.Second
+// server by a running activity: their details are the live progress of a
+// page or a large object under way, which the console refreshes every 2s.
+const heartbeatThrottle = 2 * time.Second
 
 // ExplainDialError adds to a failed connection what TLS has to say about
 // it. With TLS 1.3 a server that refuses a client certificate says why in

@@ -27,6 +27,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 	"github.com/bucketferry/bucketferry/storage"
@@ -141,15 +142,8 @@ func (h *harness) registerSearchAttributes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := h.c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: h.ts.GetDefaultNamespace(),
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			migration.SAStatus:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			migration.SASource:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			migration.SADestination:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			migration.SAObjectsCopied: enumspb.INDEXED_VALUE_TYPE_INT,
-			migration.SABytesCopied:   enumspb.INDEXED_VALUE_TYPE_INT,
-			migration.SAObjectsFailed: enumspb.INDEXED_VALUE_TYPE_INT,
-		},
+		Namespace:        h.ts.GetDefaultNamespace(),
+		SearchAttributes: jobclient.SearchAttributeTypes(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -82,17 +82,7 @@ func TestJobUnreadableObjects(t *testing.T) {
 	}
 	keys := h.emu.Backend.Keys(srcBucket)
 	bad := map[string]bool{keys[3]: true, keys[150]: true, keys[399]: true}
-	h.emu.OSSFaults.Set(emulator.FaultConfig{Fail: func(r *http.Request) *emulator.APIError {
-		if r.Method != http.MethodGet {
-			return nil
-		}
-		for k := range bad {
-			if strings.HasSuffix(r.URL.Path, "/"+k) {
-				return &emulator.APIError{Status: 403, Code: "AccessDenied", Message: "object ACL denies access"}
-			}
-		}
-		return nil
-	}})
+	h.denyReads(bad, nil)
 	h.startWorker(t)
 	spec := baseSpec()
 	spec.Shards = 4

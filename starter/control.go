@@ -5,15 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
-	"go.temporal.io/sdk/client"
-
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
-
-// controlTimeout bounds a pause or resume: a worker must run the update.
-const controlTimeout = 30 * time.Second
 
 // runPause stops a job from starting new copies.
 func runPause(ctx context.Context, args []string, stdout io.Writer) error {
@@ -40,7 +35,7 @@ func controlCommand(ctx context.Context, name, update string, args []string, std
 		return err
 	}
 	defer cn.Close()
-	res, err := controlJob(ctx, cn.c, id, update)
+	res, err := jobclient.Control(ctx, cn.c, id, update)
 	if err != nil {
 		return err
 	}
@@ -60,32 +55,4 @@ func controlCommand(ctx context.Context, name, update string, args []string, std
 	}
 	fmt.Fprintf(stdout, "  watch:  %s\n", h.cmd("status", "-watch"))
 	return nil
-}
-
-// updater is the part of client.Client pause and resume use.
-type updater interface {
-	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
-}
-
-// controlJob runs a pause or resume update on a job and waits for its
-// answer.
-func controlJob(ctx context.Context, c updater, id, update string) (migration.ControlResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
-	defer cancel()
-	var res migration.ControlResult
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateName:   update,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("%s job %s: no answer within %s: is a worker polling task queue %q?", update, id, controlTimeout, migration.TaskQueue)
-		}
-		return res, fmt.Errorf("%s job %s: %w", update, id, err)
-	}
-	return res, nil
 }

@@ -47,7 +47,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	cfg := config.Defaults()
-	sf.apply(&cfg.Server)
+	sf.apply(&cfg)
 	if sf.stateDir == "" {
 		dir, err := os.MkdirTemp("", "bucketferry-demo-")
 		if err != nil {
@@ -87,6 +87,12 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if u := l.srv.UIURL(); u != "" {
 		fmt.Fprintf(stdout, "Temporal Web UI %s\n", u)
 	}
+	rc, err := l.console(ctx, &cfg)
+	if err != nil {
+		return err
+	}
+	defer rc.stop()
+	rc.print(stdout, "web console ")
 
 	spec := migration.JobSpec{
 		Source:      migration.Location{Store: "oss"},

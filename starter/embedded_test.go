@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,9 @@ func newEmbeddedEnvDSN(t *testing.T, ds emulator.DataSet, ui bool, dsn string) e
 		e.uiAddress = freeAddr(t)
 	}
 	e.cfgPath = filepath.Join(t.TempDir(), "bucketferry.yaml")
-	yaml := fmt.Sprintf(`server:
+	yaml := fmt.Sprintf(`console:
+  address: 127.0.0.1:0
+server:
   stateDir: %q
   address: %q
   uiAddress: %q
@@ -200,11 +203,28 @@ func TestEmbeddedWebUI(t *testing.T) {
 	srv := startChild(t, "server", "-config", e.cfgPath)
 	ui := "http://" + e.uiAddress
 	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(srv.Output(), "Web UI:") {
+	for !strings.Contains(srv.Output(), "workers:") {
 		if time.Now().After(deadline) {
 			t.Fatalf("server not ready:\n%s", srv.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The console's address is printed beside the Web UI's; without a
+	// session it answers with its login page, and a token to sign in with
+	// is printed once.
+	m := regexp.MustCompile(`console:\s+(http://\S+)`).FindStringSubmatch(srv.Output())
+	if m == nil || !strings.Contains(srv.Output(), "sign in as admin with the token ") {
+		t.Fatalf("the server does not print the console's address and token:\n%s", srv.Output())
+	}
+	resp, err := http.Get(m[1] + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loginPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(loginPage), `<form method="post" action="/login"`) {
+		t.Fatalf("the console without a session answers %s:\n%.500s", resp.Status, loginPage)
 	}
 
 	// A worker (here, in the test's process) and a start (in its own)

@@ -11,15 +11,10 @@ import (
 	"os"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -31,7 +26,7 @@ const (
 	exitCompletedWithFailure = 3
 )
 
-// exitError carries the process exit code a job's outcome maps to, so that
+// exitError carries the process exit code a job's jobclient.Outcome maps to, so that
 // main can stay a single call to run.
 type exitError struct {
 	code int
@@ -54,17 +49,6 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return exitFailed
-}
-
-// jobClient is the part of client.Client the job sub-commands use.
-type jobClient interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
-	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
-	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-	CancelWorkflow(ctx context.Context, workflowID, runID string) error
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
-	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
-	OperatorService() operatorservice.OperatorServiceClient
 }
 
 // connFlags are the flags every job sub-command has.
@@ -195,144 +179,28 @@ func (h hints) cmd(sub string, extra ...string) string {
 	return s + " " + shellQuote(h.job)
 }
 
-// describeJob returns the job's current run, or an error saying it does
-// not exist.
-func describeJob(ctx context.Context, c jobClient, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	d, err := c.DescribeWorkflowExecution(ctx, id, "")
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return nil, fmt.Errorf("job %q not found", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describe job %q: %w", id, err)
-	}
-	return d, nil
-}
-
-func isRunning(d *workflowservice.DescribeWorkflowExecutionResponse) bool {
-	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
-}
-
-// queryTimeout bounds a progress query: with no worker polling the task
-// queue, a query waits until its deadline.
-const queryTimeout = 10 * time.Second
-
-func queryProgress(ctx context.Context, c jobClient, id string) (migration.Progress, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	var p migration.Progress
-	v, err := c.QueryWorkflow(ctx, id, "", migration.QueryProgress)
-	if err == nil {
-		err = v.Get(&p)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return p, fmt.Errorf("no answer to the progress query within %s: is a worker polling task queue %q?", queryTimeout, migration.TaskQueue)
-		}
-		return p, fmt.Errorf("progress query: %w", err)
-	}
-	return p, nil
-}
-
-// outcome is how a job ended: its result, or the error it ended with.
-type outcome struct {
-	result migration.JobResult
-	err    error // the workflow failed, was canceled, terminated or timed out
-}
-
-// waitJob blocks until the job (following its continue-as-new runs) ends.
-// The error it returns is about waiting itself (interrupted, unreachable
-// server); the job's own failure is in the outcome.
-func waitJob(ctx context.Context, c jobClient, id string) (outcome, error) {
-	var o outcome
-	err := c.GetWorkflow(ctx, id, "").Get(ctx, &o.result)
-	if ctx.Err() != nil {
-		return o, ctx.Err()
-	}
-	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return o, fmt.Errorf("job %q not found", id)
-		}
-		if !isWorkflowOutcome(err) {
-			return o, fmt.Errorf("wait for job %q: %w", id, err)
-		}
-		o.err = err
-	}
-	return o, nil
-}
-
-// isWorkflowOutcome tells the ways a workflow ends from errors in reaching
-// the server.
-func isWorkflowOutcome(err error) bool {
-	var (
-		app        *temporal.ApplicationError
-		canceled   *temporal.CanceledError
-		terminated *temporal.TerminatedError
-		timeout    *temporal.TimeoutError
-		panicked   *temporal.PanicError
-		exec       *temporal.WorkflowExecutionError
-	)
-	return errors.As(err, &app) || errors.As(err, &canceled) || errors.As(err, &terminated) ||
-		errors.As(err, &timeout) || errors.As(err, &panicked) || errors.As(err, &exec)
-}
-
-// describeOutcomeError says in a few words why a job ended without a
-// result, without the SDK's wrapping of workflow and run ids.
-func describeOutcomeError(err error) string {
-	var (
-		app        *temporal.ApplicationError
-		canceled   *temporal.CanceledError
-		terminated *temporal.TerminatedError
-		timeout    *temporal.TimeoutError
-	)
-	switch {
-	case errors.As(err, &canceled):
-		return "canceled"
-	case errors.As(err, &terminated):
-		return "terminated"
-	case errors.As(err, &timeout):
-		return "timed out"
-	case errors.As(err, &app):
-		if app.Message() != "" {
-			return app.Message()
-		}
-		return app.Error()
-	}
-	return err.Error()
-}
-
-// outcomeError turns a job's outcome into run's error and so into the
+// outcomeError turns a job's jobclient.Outcome into run's error and so into the
 // process exit code.
-func outcomeError(id string, o outcome) error {
-	if o.err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("job %s %s", id, failedPhrase(o.err))}
+func outcomeError(id string, o jobclient.Outcome) error {
+	if o.Err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("job %s %s", id, jobclient.FailedPhrase(o.Err))}
 	}
-	switch o.result.Status {
+	switch o.Result.Status {
 	case migration.StatusSucceeded:
 		return nil
 	case migration.StatusCompletedWithFailures:
-		return &exitError{code: exitCompletedWithFailure, err: fmt.Errorf("job %s completed with %s failed objects", id, formatCount(o.result.Counts.Failed))}
+		return &exitError{code: exitCompletedWithFailure, err: fmt.Errorf("job %s completed with %s failed objects", id, formatCount(o.Result.Counts.Failed))}
 	}
-	return &exitError{code: exitFailed, err: fmt.Errorf("job %s ended with status %q", id, o.result.Status)}
-}
-
-func failedPhrase(err error) string {
-	s := describeOutcomeError(err)
-	switch s {
-	case "canceled", "terminated", "timed out":
-		return "was " + s
-	}
-	return "failed: " + s
+	return &exitError{code: exitFailed, err: fmt.Errorf("job %s ended with status %q", id, o.Result.Status)}
 }
 
 // printOutcome writes how a job ended.
-func printOutcome(w io.Writer, id string, o outcome, h hints) {
-	if o.err != nil {
-		fmt.Fprintf(w, "job %s %s\n", id, failedPhrase(o.err))
+func printOutcome(w io.Writer, id string, o jobclient.Outcome, h hints) {
+	if o.Err != nil {
+		fmt.Fprintf(w, "job %s %s\n", id, jobclient.FailedPhrase(o.Err))
 		return
 	}
-	for _, l := range renderResult(id, o.result, h) {
+	for _, l := range renderResult(id, o.Result, h) {
 		fmt.Fprintln(w, l)
 	}
 }
@@ -353,14 +221,14 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cn.Close()
 	h := hints{job: id, configPath: cf.configPath}
 	if *watch {
-		return watchJob(ctx, cn.c, id, stdout, watchOptions{interval: *interval, hints: h})
+		return watchJob(ctx, cn.c, id, stdout, watchOptions{interval: *interval, hints: h, namespace: cn.namespace})
 	}
-	d, err := describeJob(ctx, cn.c, id)
+	d, err := jobclient.Describe(ctx, cn.c, id)
 	if err != nil {
 		return err
 	}
-	if !isRunning(d) {
-		o, err := waitJob(ctx, cn.c, id)
+	if !jobclient.IsRunning(d) {
+		o, err := jobclient.Wait(ctx, cn.c, id)
 		if err != nil {
 			return err
 		}
@@ -368,12 +236,15 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	v := jobView{id: id, now: time.Now(), hints: h}
-	p, err := queryProgress(ctx, cn.c, id)
+	p, err := jobclient.Progress(ctx, cn.c, id)
 	if err != nil {
 		v.problem = err.Error()
 		v.started = d.GetWorkflowExecutionInfo().GetStartTime().AsTime()
 	} else {
 		v.progress = &p
+		if f, err := jobclient.InFlightOf(ctx, cn.c, cn.namespace, id); err == nil {
+			v.inFlight = f
+		}
 	}
 	for _, l := range renderProgress(v) {
 		fmt.Fprintln(stdout, l)
@@ -393,7 +264,7 @@ func runWait(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cn.Close()
-	o, err := waitJob(ctx, cn.c, id)
+	o, err := jobclient.Wait(ctx, cn.c, id)
 	if err != nil {
 		return err
 	}
@@ -413,39 +284,11 @@ func runCancel(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cn.Close()
-	d, err := describeJob(ctx, cn.c, id)
-	if err != nil {
+	if err := jobclient.Cancel(ctx, cn.c, id); err != nil {
 		return err
-	}
-	if !isRunning(d) {
-		return fmt.Errorf("job %s is not running (%s); nothing to cancel", id, executionStatus(d))
-	}
-	if err := cn.c.CancelWorkflow(ctx, id, ""); err != nil {
-		return fmt.Errorf("cancel job %s: %w", id, err)
 	}
 	h := hints{job: id, configPath: cf.configPath}
 	fmt.Fprintf(stdout, "cancellation of job %s requested; it stops its shards and ends as canceled\n", id)
 	fmt.Fprintf(stdout, "  wait for it: %s\n", h.cmd("wait"))
 	return nil
-}
-
-// executionStatus is Temporal's word for a run's state, in lower case.
-func executionStatus(d *workflowservice.DescribeWorkflowExecutionResponse) string {
-	switch d.GetWorkflowExecutionInfo().GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return "running"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return "completed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return "failed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return "canceled"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "terminated"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "timed out"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		return "continued as new"
-	}
-	return "unknown"
 }

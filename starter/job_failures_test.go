@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/storage/local"
@@ -148,7 +149,7 @@ func TestFailuresExportEmptyAndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	n, err := exportFailures(ctx, st, "r/failures/", newFailureSink("csv", &out))
+	n, err := jobclient.ExportFailures(ctx, st, "r/failures/", jobclient.NewFailureSink("csv", &out))
 	if err != nil || n != 0 || out.String() != "key,size,reason,kind,attempts,shard\n" {
 		t.Errorf("empty log: %d %v %q", n, err, out.String())
 	}
@@ -156,7 +157,7 @@ func TestFailuresExportEmptyAndCorrupt(t *testing.T) {
 	body := "{\"key\":\"a\",\"size\":1}\nnot json\n"
 	st.Put(ctx, "r/failures/shard-00000/page-000000.jsonl", strings.NewReader(body), int64(len(body)), storage.Metadata{})
 	out.Reset()
-	_, err = exportFailures(ctx, st, "r/failures/", newFailureSink("jsonl", &out))
+	_, err = jobclient.ExportFailures(ctx, st, "r/failures/", jobclient.NewFailureSink("jsonl", &out))
 	if err == nil || !strings.Contains(err.Error(), "page-000000.jsonl") || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("corrupt line: %v", err)
 	}

@@ -70,16 +70,6 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
-// estimateRemaining extrapolates from the shards done: the only measure of
-// the whole a job has, since nothing lists the source up front. It reports
-// false while nothing is done (no basis) or everything is.
-func estimateRemaining(s migration.ShardCounts, elapsed time.Duration) (time.Duration, bool) {
-	if s.Total <= 0 || s.Done <= 0 || s.Done >= s.Total || elapsed <= 0 {
-		return 0, false
-	}
-	return time.Duration(float64(elapsed) * float64(s.Total-s.Done) / float64(s.Done)), true
-}
-
 // formatLocation writes a location the way the -source and -destination
 // flags take it: STORE or STORE:PREFIX.
 func formatLocation(l migration.Location) string { return l.String() }

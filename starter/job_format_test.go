@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -64,11 +65,11 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestEstimateRemaining(t *testing.T) {
-	if d, ok := estimateRemaining(migration.ShardCounts{Total: 64, Done: 16}, time.Hour); !ok || d != 3*time.Hour {
+	if d, ok := jobclient.EstimateRemaining(migration.ShardCounts{Total: 64, Done: 16}, time.Hour); !ok || d != 3*time.Hour {
 		t.Errorf("16 of 64 shards in 1h: got %v %v, want 3h", d, ok)
 	}
 	for _, s := range []migration.ShardCounts{{}, {Total: 10}, {Total: 10, Done: 10}} {
-		if _, ok := estimateRemaining(s, time.Hour); ok {
+		if _, ok := jobclient.EstimateRemaining(s, time.Hour); ok {
 			t.Errorf("%+v: an ETA without a basis", s)
 		}
 	}
@@ -138,11 +139,11 @@ func TestShellQuote(t *testing.T) {
 
 func TestNewJobID(t *testing.T) {
 	now := time.Date(2026, 11, 24, 19, 40, 5, 0, time.FixedZone("X", 8*3600))
-	id := newJobID(now)
+	id := jobclient.NewJobID(now)
 	if !regexp.MustCompile(`^job-20261124-114005-[0-9a-f]{4}$`).MatchString(id) {
 		t.Errorf("job id %q", id)
 	}
-	if newJobID(now) == id && newJobID(now) == id {
+	if jobclient.NewJobID(now) == id && jobclient.NewJobID(now) == id {
 		t.Error("job ids of the same second do not differ")
 	}
 }
@@ -151,9 +152,9 @@ func TestExitCode(t *testing.T) {
 	if exitCode(nil) != 0 || exitCode(errors.New("x")) != 1 {
 		t.Error("plain errors")
 	}
-	ok := outcomeError("j", outcome{result: migration.JobResult{Status: migration.StatusSucceeded}})
-	partial := outcomeError("j", outcome{result: migration.JobResult{Status: migration.StatusCompletedWithFailures, Counts: migration.Counts{Failed: 1234}}})
-	failed := outcomeError("j", outcome{err: errors.New("boom")})
+	ok := outcomeError("j", jobclient.Outcome{Result: migration.JobResult{Status: migration.StatusSucceeded}})
+	partial := outcomeError("j", jobclient.Outcome{Result: migration.JobResult{Status: migration.StatusCompletedWithFailures, Counts: migration.Counts{Failed: 1234}}})
+	failed := outcomeError("j", jobclient.Outcome{Err: errors.New("boom")})
 	if exitCode(ok) != 0 || exitCode(partial) != 3 || exitCode(failed) != 1 {
 		t.Errorf("exit codes %d %d %d", exitCode(ok), exitCode(partial), exitCode(failed))
 	}

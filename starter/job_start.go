@@ -3,25 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -160,32 +155,6 @@ func decodeSpec(data []byte) (migration.JobSpec, error) {
 	return spec, nil
 }
 
-// newJobID names a job after its start time, with a random suffix for jobs
-// started in the same second.
-func newJobID(now time.Time) string {
-	var b [2]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return "job-" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-// jobSummary is the job's one-line description in the Web UI.
-func jobSummary(spec migration.JobSpec) string {
-	return formatLocation(spec.Source) + " -> " + formatLocation(spec.Destination)
-}
-
-func startOptions(id string, spec migration.JobSpec) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: migration.TaskQueue,
-		// Starting a job id that runs attaches to it; one that already ran
-		// is refused rather than silently copied again.
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            jobSummary(spec),
-	}
-}
-
 // runStart starts a migration job, or attaches to the running job of the
 // same id, and unless -detach watches it to its end.
 func runStart(ctx context.Context, args []string, stdout io.Writer) error {
@@ -205,7 +174,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	id := f.jobID
 	if id == "" {
-		id = newJobID(time.Now())
+		id = jobclient.NewJobID(time.Now())
 	}
 	if strings.TrimSpace(id) != id || id == "" {
 		return fmt.Errorf("-job-id %q: must not be empty or begin or end with spaces", id)
@@ -230,7 +199,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, f startFlags, h hints, w io.Writer) error {
 	spec.SearchAttributes = false
 	if f.searchAttributes {
-		if err := registerSearchAttributes(ctx, cn.c, cn.namespace); err != nil {
+		if err := jobclient.RegisterSearchAttributes(ctx, cn.c, cn.namespace); err != nil {
 			fmt.Fprintf(w, "warning: search attributes not available, the job runs without them: %v\n", err)
 		} else {
 			spec.SearchAttributes = true
@@ -240,17 +209,17 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 	// Only to tell the user whether this start attaches to a running job:
 	// the server's conflict policy decides.
 	var runningRun string
-	if d, err := cn.c.DescribeWorkflowExecution(ctx, id, ""); err == nil && isRunning(d) {
+	if d, err := cn.c.DescribeWorkflowExecution(ctx, id, ""); err == nil && jobclient.IsRunning(d) {
 		runningRun = d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	}
 
 	input := migration.JobInput{Spec: spec}
-	run, err := cn.c.ExecuteWorkflow(ctx, startOptions(id, spec), migration.JobWorkflow, input)
+	run, err := cn.c.ExecuteWorkflow(ctx, jobclient.StartOptions(id, spec), migration.JobWorkflow, input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		status := "it ended"
 		if d, derr := cn.c.DescribeWorkflowExecution(ctx, id, ""); derr == nil {
-			status = "it ended " + executionStatus(d)
+			status = "it ended " + jobclient.ExecutionStatus(d)
 		}
 		return fmt.Errorf("job %s already ran (%s) and a job id never runs twice: see its result with: %s; or start again with another -job-id",
 			id, status, h.cmd("status"))
@@ -264,10 +233,12 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 		fmt.Fprintf(w, "job %s is already running (run %s): attached to it; it runs with the spec it was started with\n", id, run.GetRunID())
 	} else {
 		fmt.Fprintf(w, "started job %s (run %s)\n", id, run.GetRunID())
-		fmt.Fprintf(w, "  %s\n", jobSummary(spec))
+		fmt.Fprintf(w, "  %s\n", jobclient.Summary(spec))
 	}
 	if cn.webUI != nil {
-		fmt.Fprintf(w, "  Web UI:  %s\n", cn.webUI(id, run.GetRunID()))
+		if u := cn.webUI(id, run.GetRunID()); u != "" {
+			fmt.Fprintf(w, "  Web UI:  %s\n", u)
+		}
 	}
 	fmt.Fprintf(w, "  watch:   %s\n", h.cmd("status", "-watch"))
 	fmt.Fprintf(w, "  wait:    %s\n", h.cmd("wait"))
@@ -290,7 +261,7 @@ func startJob(ctx context.Context, cn *conn, id string, spec migration.JobSpec, 
 		return nil
 	}
 	fmt.Fprintln(w)
-	return watchJob(ctx, cn.c, id, w, watchOptions{interval: f.interval, hints: h})
+	return watchJob(ctx, cn.c, id, w, watchOptions{interval: f.interval, hints: h, namespace: cn.namespace})
 }
 
 // temporalCLI is the `temporal workflow start` command line that starts the
@@ -308,7 +279,7 @@ func temporalCLI(cn *conn, id string, input migration.JobInput) (string, error) 
 		{"--workflow-id", id},
 		{"--id-conflict-policy", "UseExisting"},
 		{"--id-reuse-policy", "RejectDuplicate"},
-		{"--static-summary", jobSummary(input.Spec)},
+		{"--static-summary", jobclient.Summary(input.Spec)},
 		{"--input", string(js)},
 	}
 	var b strings.Builder
@@ -317,61 +288,4 @@ func temporalCLI(cn *conn, id string, input migration.JobInput) (string, error) 
 		fmt.Fprintf(&b, " \\\n      %s %s", a[0], shellQuote(a[1]))
 	}
 	return b.String(), nil
-}
-
-// searchAttributeTypes are the custom search attributes a job sets, with
-// their types as documented in package migration.
-func searchAttributeTypes() map[string]enumspb.IndexedValueType {
-	return map[string]enumspb.IndexedValueType{
-		migration.SAStatus:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		migration.SASource:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		migration.SADestination:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		migration.SAObjectsCopied: enumspb.INDEXED_VALUE_TYPE_INT,
-		migration.SABytesCopied:   enumspb.INDEXED_VALUE_TYPE_INT,
-		migration.SAObjectsFailed: enumspb.INDEXED_VALUE_TYPE_INT,
-	}
-}
-
-// registerSearchAttributes adds the job's search attributes to the
-// namespace (adding existing ones is a no-op) and checks that each is
-// there with its type: a job upserting an attribute of another type would
-// have every workflow task fail. Where the operator API is denied (Temporal
-// Cloud), attributes created beforehand still count.
-func registerSearchAttributes(ctx context.Context, c jobClient, namespace string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	want := searchAttributeTypes()
-	_, addErr := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        namespace,
-		SearchAttributes: want,
-	})
-	var exists *serviceerror.AlreadyExists
-	if errors.As(addErr, &exists) {
-		addErr = nil
-	}
-	list, listErr := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if listErr != nil {
-		if addErr != nil {
-			return fmt.Errorf("register in namespace %s: %w", namespace, addErr)
-		}
-		return nil
-	}
-	var missing, wrong []string
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		got, ok := list.GetCustomAttributes()[name]
-		switch {
-		case !ok:
-			missing = append(missing, name)
-		case got != want[name]:
-			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", name, got, want[name]))
-		}
-	}
-	if len(wrong) > 0 {
-		return fmt.Errorf("namespace %s defines %s", namespace, strings.Join(wrong, ", "))
-	}
-	// Just added, an attribute may take a moment to be listed.
-	if len(missing) > 0 && addErr != nil {
-		return fmt.Errorf("register %s in namespace %s: %w", strings.Join(missing, ", "), namespace, addErr)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -29,6 +30,7 @@ type jobView struct {
 	progress *migration.Progress // nil while the query goes unanswered
 	problem  string              // why progress is nil
 	started  time.Time           // from Temporal, when progress is nil
+	inFlight jobclient.InFlight  // done in pages and large objects under way
 	now      time.Time
 	hints    hints
 }
@@ -71,9 +73,13 @@ func renderProgress(v jobView) []string {
 		lines = append(lines, "  workers   "+w)
 	}
 	lines = append(lines, countLines(p.Counts)...)
+	if f := v.inFlight; f.Copies > 0 {
+		lines = append(lines, fmt.Sprintf("  underway  %s objects, %s in %s pages and large objects not yet counted above",
+			formatCount(f.Objects()), humanBytes(f.Counts.BytesCopied), formatCount(int64(f.Copies))))
+	}
 	lines = append(lines, fmt.Sprintf("  rate      %s, %s", formatByteRate(p.BytesPerSecond), formatObjectRate(p.ObjectsPerSecond)))
 	timing := "  elapsed   " + formatDuration(elapsed)
-	if eta, ok := estimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
+	if eta, ok := jobclient.EstimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
 		timing += ", ETA ~" + formatDuration(eta) + " (from shards done)"
 	}
 	lines = append(lines, timing)
@@ -116,7 +122,7 @@ func failureLines(failed int64, sample []migration.Failure, log migration.Locati
 	if failed == 0 && len(sample) == 0 {
 		return nil
 	}
-	lines := []string{fmt.Sprintf("  failures  %s objects; every one is listed under %s", formatCount(failed), formatLocation(failuresDir(log)))}
+	lines := []string{fmt.Sprintf("  failures  %s objects; every one is listed under %s", formatCount(failed), formatLocation(jobclient.FailuresDir(log)))}
 	lines = append(lines, "            export: "+h.cmd("failures", "-format", "csv", "-o", "failures.csv"))
 	for i, f := range sample {
 		if i == max {
@@ -126,11 +132,6 @@ func failureLines(failed int64, sample []migration.Failure, log migration.Locati
 		lines = append(lines, "    "+formatFailure(f))
 	}
 	return lines
-}
-
-// failuresDir is where the activities write the failure log of a job.
-func failuresDir(log migration.Location) migration.Location {
-	return migration.Location{Store: log.Store, Prefix: log.Prefix + "failures/"}
 }
 
 // progressLine is a running job on one line, for logs and pipes.
@@ -150,10 +151,13 @@ func progressLine(v jobView) string {
 	c := p.Counts
 	fmt.Fprintf(&b, "  copied %s (%s)  skipped %s (%s)  failed %s",
 		formatCount(c.Copied), humanBytes(c.BytesCopied), formatCount(c.Skipped), humanBytes(c.BytesSkipped), formatCount(c.Failed))
+	if f := v.inFlight; f.Copies > 0 {
+		fmt.Fprintf(&b, "  underway %s (%s)", formatCount(f.Objects()), humanBytes(f.Counts.BytesCopied))
+	}
 	fmt.Fprintf(&b, "  %s, %s", formatByteRate(p.BytesPerSecond), formatObjectRate(p.ObjectsPerSecond))
 	elapsed := v.elapsed()
 	fmt.Fprintf(&b, "  elapsed %s", formatDuration(elapsed))
-	if eta, ok := estimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
+	if eta, ok := jobclient.EstimateRemaining(p.Shards, elapsed); ok && p.Status == migration.StatusRunning {
 		fmt.Fprintf(&b, "  ETA ~%s", formatDuration(eta))
 	}
 	if p.Error != "" {
@@ -257,14 +261,21 @@ func isTerminal(w io.Writer) bool {
 }
 
 type watchOptions struct {
-	interval time.Duration // 0: 1s live, 5s plain
-	hints    hints
+	interval  time.Duration // 0: 1s live, 5s plain
+	hints     hints
+	namespace string // of the job, to find its running shards
+}
+
+// watchClient is what watching a job needs of client.Client.
+type watchClient interface {
+	jobclient.Client
+	jobclient.ShardLister
 }
 
 // watchJob shows a job's progress until it ends, then its result; the
 // error it returns carries the job's exit code.
-func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts watchOptions) error {
-	d, err := describeJob(ctx, c, id)
+func watchJob(ctx context.Context, c watchClient, id string, w io.Writer, opts watchOptions) error {
+	d, err := jobclient.Describe(ctx, c, id)
 	if err != nil {
 		return err
 	}
@@ -279,7 +290,7 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 	}
 
 	type ended struct {
-		o   outcome
+		o   jobclient.Outcome
 		err error
 	}
 	finish := func(e ended) error {
@@ -294,9 +305,9 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 		printOutcome(w, id, e.o, opts.hints)
 		return outcomeError(id, e.o)
 	}
-	if !isRunning(d) {
+	if !jobclient.IsRunning(d) {
 		// Ended already: no query, which only a worker could answer.
-		o, err := waitJob(ctx, c, id)
+		o, err := jobclient.Wait(ctx, c, id)
 		return finish(ended{o, err})
 	}
 
@@ -306,7 +317,7 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 	defer cancel()
 	done := make(chan ended, 1)
 	go func() {
-		o, err := waitJob(waitCtx, c, id)
+		o, err := jobclient.Wait(waitCtx, c, id)
 		done <- ended{o, err}
 	}()
 	fmt.Fprintf(w, "watching job %s (Ctrl-C stops watching; the job keeps running)\n", id)
@@ -319,10 +330,15 @@ func watchJob(ctx context.Context, c jobClient, id string, w io.Writer, opts wat
 		default:
 		}
 		v := jobView{id: id, started: started, hints: opts.hints}
-		if p, err := queryProgress(ctx, c, id); err != nil {
+		if p, err := jobclient.Progress(ctx, c, id); err != nil {
 			v.problem = err.Error()
 		} else {
 			v.progress = &p
+			// The work under way moves the display while a page or a large
+			// object is still copying.
+			if f, err := jobclient.InFlightOf(ctx, c, opts.namespace, id); err == nil {
+				v.inFlight = f
+			}
 		}
 		if ctx.Err() != nil {
 			return stoppedWatching(w, disp, opts.hints)

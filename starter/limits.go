@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-
-	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -77,48 +71,12 @@ type bandwidthFlag struct{ n int64 }
 func (b *bandwidthFlag) String() string { return strconv.FormatInt(b.n, 10) }
 
 func (b *bandwidthFlag) Set(s string) error {
-	n, err := parseBandwidth(s)
+	n, err := jobclient.ParseBandwidth(s)
 	if err != nil {
 		return err
 	}
 	b.n = n
 	return nil
-}
-
-// parseBandwidth reads a rate in bytes per second: a size in bytes
-// ("50MiB", "1.5GB", "1048576", "/s" optional) or in bits, decimal as
-// network rates are ("100Mbit", "1Gbps"); "0" and "unlimited" are 0.
-func parseBandwidth(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	if strings.EqualFold(t, "unlimited") {
-		return 0, nil
-	}
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
-	lower := strings.ToLower(t)
-	if strings.HasSuffix(lower, "bit") || (strings.HasSuffix(t, "b") && !strings.HasSuffix(t, "B")) {
-		num := strings.TrimSuffix(strings.TrimSuffix(lower, "bit"), "b")
-		mult := 1.0
-		if num != "" {
-			switch num[len(num)-1] {
-			case 'k':
-				mult, num = 1e3, num[:len(num)-1]
-			case 'm':
-				mult, num = 1e6, num[:len(num)-1]
-			case 'g':
-				mult, num = 1e9, num[:len(num)-1]
-			}
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-			return 0, fmt.Errorf("%q is not a rate such as 100Mbit, 50MiB or 0", s)
-		}
-		return int64(v * mult / 8), nil
-	}
-	n, err := config.ParseByteSize(t)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a rate such as 100Mbit, 50MiB or 0", s)
-	}
-	return int64(n), nil
 }
 
 // windowList is the repeatable -window flag.
@@ -134,23 +92,9 @@ func (l *windowList) String() string {
 
 // Set reads FROM-TO=RATE[@OFFSET].
 func (l *windowList) Set(s string) error {
-	bad := fmt.Errorf("%q is not a window such as 08:00-20:00=100Mbit@+08:00", s)
-	span, rest, ok := strings.Cut(s, "=")
-	if !ok {
-		return bad
-	}
-	from, to, ok := strings.Cut(span, "-")
-	if !ok {
-		return bad
-	}
-	rateText, offset, _ := strings.Cut(rest, "@")
-	n, err := parseBandwidth(rateText)
+	w, err := jobclient.ParseWindow(s)
 	if err != nil {
-		return fmt.Errorf("%w: %w", bad, err)
-	}
-	w := migration.BandwidthWindow{From: strings.TrimSpace(from), To: strings.TrimSpace(to), BytesPerSecond: n, UTCOffset: strings.TrimSpace(offset)}
-	if err := (migration.Limits{Windows: []migration.BandwidthWindow{w}}).Validate(); err != nil {
-		return fmt.Errorf("%w: %w", bad, err)
+		return err
 	}
 	*l = append(*l, w)
 	return nil
@@ -200,12 +144,6 @@ func formatLimits(w io.Writer, l migration.Limits) {
 	}
 }
 
-// limitsClient is the part of client.Client the limits sub-command uses.
-type limitsClient interface {
-	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
-}
-
 // runLimits shows or changes the limits of a running job.
 func runLimits(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("limits", flag.ContinueOnError)
@@ -227,50 +165,21 @@ func runLimits(ctx context.Context, args []string, stdout io.Writer) error {
 	return jobLimits(ctx, cn.c, id, u, stdout)
 }
 
-func jobLimits(ctx context.Context, c limitsClient, id string, u migration.LimitsUpdate, w io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
+func jobLimits(ctx context.Context, c jobclient.LimitsClient, id string, u migration.LimitsUpdate, w io.Writer) error {
 	if u.QPS == nil && u.BandwidthBytesPerSecond == nil && u.Windows == nil {
-		v, err := c.QueryWorkflow(ctx, id, "", migration.QueryLimits)
-		var l migration.Limits
-		if err == nil {
-			err = v.Get(&l)
-		}
+		l, err := jobclient.Limits(ctx, c, id)
 		if err != nil {
-			return limitsError(ctx, id, "query", err)
+			return err
 		}
 		fmt.Fprintf(w, "limits of job %s:\n", id)
 		formatLimits(w, l)
 		return nil
 	}
-	if err := u.Validate(); err != nil {
-		return fmt.Errorf("invalid limits: %w", err)
-	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateName:   migration.UpdateSetLimits,
-		Args:         []any{u},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	var l migration.Limits
-	if err == nil {
-		err = h.Get(ctx, &l)
-	}
+	l, err := jobclient.SetLimits(ctx, c, id, u)
 	if err != nil {
-		return limitsError(ctx, id, "update", err)
+		return err
 	}
 	fmt.Fprintf(w, "limits of job %s changed; its workers follow within seconds:\n", id)
 	formatLimits(w, l)
 	return nil
-}
-
-func limitsError(ctx context.Context, id, what string, err error) error {
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return fmt.Errorf("job %q not found, or not running", id)
-	case ctx.Err() != nil:
-		return fmt.Errorf("no answer to the limits %s within %s: is the job running and a worker polling task queue %q?", what, queryTimeout, migration.TaskQueue)
-	}
-	return fmt.Errorf("limits %s of job %s: %w", what, id, err)
 }

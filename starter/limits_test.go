@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
@@ -23,13 +24,13 @@ func TestParseBandwidth(t *testing.T) {
 		"100Mbit": 12_500_000, "1Gbps": 125_000_000, "800kbit": 100_000, "50MiB": 50 << 20, "50MiB/s": 50 << 20,
 		"1.5MB": 1_500_000, "1048576": 1 << 20, "0": 0, "unlimited": 0,
 	} {
-		got, err := parseBandwidth(s)
+		got, err := jobclient.ParseBandwidth(s)
 		if err != nil || got != want {
 			t.Errorf("%q: %d, %v; want %d", s, got, err, want)
 		}
 	}
 	for _, s := range []string{"", "fast", "-5MiB", "-1Mbit", "10 parsecs"} {
-		if _, err := parseBandwidth(s); err == nil {
+		if _, err := jobclient.ParseBandwidth(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
 	}

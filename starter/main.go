@@ -33,6 +33,7 @@ func commands() []command {
 	return []command{
 		{"demo", "copy a generated bucket from the OSS emulator to the COS emulator and verify it", runDemo},
 		{"server", "run a Temporal server (SQLite state) and its Web UI for workers on any host", runServer},
+		{"console", "serve the web console against any Temporal server (temporal.* settings)", runConsole},
 		{"certs", "make the CA, server and client certificates of a server with mutual TLS", runCerts},
 		{"emulator", "run the OSS and COS emulators stand-alone", runEmulator},
 		{"start", "start a migration job (or attach to the running one of that id) and watch it", runStart},

@@ -9,6 +9,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -38,7 +39,7 @@ func runRestart(ctx context.Context, args []string, stdout io.Writer) error {
 	if p.from != id {
 		fmt.Fprintf(stdout, "job %s has been restarted before: restarting its newest restart, %s\n", id, p.from)
 	}
-	run, err := cn.c.ExecuteWorkflow(ctx, startOptions(p.id, p.spec), migration.JobWorkflow, migration.JobInput{Spec: p.spec})
+	run, err := cn.c.ExecuteWorkflow(ctx, jobclient.StartOptions(p.id, p.spec), migration.JobWorkflow, migration.JobInput{Spec: p.spec})
 	if err != nil {
 		return fmt.Errorf("start restart %s: %w", p.id, err)
 	}
@@ -49,7 +50,7 @@ func runRestart(ctx context.Context, args []string, stdout io.Writer) error {
 	if *detach {
 		return nil
 	}
-	o, err := waitJob(ctx, cn.c, p.id)
+	o, err := jobclient.Wait(ctx, cn.c, p.id)
 	if err != nil {
 		return err
 	}
@@ -66,8 +67,8 @@ type restartPlan struct {
 
 // planRestart finds the job to restart (JOB, or its newest restart), checks
 // that it stopped without finishing, and builds the new job's spec.
-func planRestart(ctx context.Context, c jobClient, job string) (restartPlan, error) {
-	last, err := newestDerived(ctx, c, job, "restarts", restartJobID)
+func planRestart(ctx context.Context, c jobclient.Client, job string) (restartPlan, error) {
+	last, err := jobclient.NewestDerived(ctx, c, job, "restarts", restartJobID)
 	if err != nil {
 		return restartPlan{}, err
 	}
@@ -75,7 +76,7 @@ func planRestart(ctx context.Context, c jobClient, job string) (restartPlan, err
 	if last > 0 {
 		p.from = restartJobID(job, last)
 	}
-	d, err := describeJob(ctx, c, p.from)
+	d, err := jobclient.Describe(ctx, c, p.from)
 	if err != nil {
 		return restartPlan{}, err
 	}
@@ -84,11 +85,11 @@ func planRestart(ctx context.Context, c jobClient, job string) (restartPlan, err
 		enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		return restartPlan{}, fmt.Errorf("job %s is %s: it ran to its end; use retry for its failed objects, or sync for a second pass",
-			p.from, executionStatus(d))
+			p.from, jobclient.ExecutionStatus(d))
 	default:
-		return restartPlan{}, fmt.Errorf("job %s is %s: only a job that failed or was cancelled can be restarted", p.from, executionStatus(d))
+		return restartPlan{}, fmt.Errorf("job %s is %s: only a job that failed or was cancelled can be restarted", p.from, jobclient.ExecutionStatus(d))
 	}
-	spec, err := jobSpecOf(ctx, c, p.from)
+	spec, err := jobclient.SpecOf(ctx, c, p.from)
 	if err != nil {
 		return restartPlan{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 )
 
@@ -55,7 +56,7 @@ func TestRetryCommand(t *testing.T) {
 	}
 	defer cn.Close()
 	for id, from := range map[string]string{"job-r-retry-1": "job-r", "job-r-retry-2": "job-r-retry-1"} {
-		spec, err := jobSpecOf(context.Background(), cn.c, id)
+		spec, err := jobclient.SpecOf(context.Background(), cn.c, id)
 		if err != nil {
 			t.Fatal(err)
 		}

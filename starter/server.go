@@ -20,22 +20,28 @@ import (
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/embedded"
 	"github.com/bucketferry/bucketferry/internal/profiling"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
 )
 
 // serverFlags override the config's server section.
 type serverFlags struct {
-	stateDir, address, uiAddress string
+	stateDir, address, uiAddress, consoleAddress string
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.stateDir, "state-dir", "", "`DIR` of the embedded server's SQLite state (default server.stateDir, "+config.DefaultStateDir+")")
 	fs.StringVar(&f.address, "address", "", "embedded server's frontend `HOST:PORT` (default server.address, "+config.DefaultServerAddress+")")
 	fs.StringVar(&f.uiAddress, "ui-address", "", "Temporal Web UI `HOST:PORT`, - for none (default server.uiAddress, "+config.DefaultUIAddress+")")
+	fs.StringVar(&f.consoleAddress, "console-address", "", "web console `HOST:PORT` on loopback, - for none (default console.address, "+config.DefaultConsoleAddress+")")
 }
 
-func (f *serverFlags) apply(s *config.Server) {
+func (f *serverFlags) apply(cfg *config.Config) {
+	s := &cfg.Server
+	if f.consoleAddress != "" {
+		cfg.Console.Address = f.consoleAddress
+	}
 	if f.stateDir != "" {
 		s.StateDir = f.stateDir
 	}
@@ -65,7 +71,7 @@ func startLocal(ctx context.Context, cfg *config.Config, withWorker bool) (*loca
 		Address:          cfg.Server.Address,
 		UIAddress:        cfg.Server.UIAddress,
 		Namespace:        cfg.Temporal.Namespace,
-		SearchAttributes: searchAttributeTypes(),
+		SearchAttributes: jobclient.SearchAttributeTypes(),
 		PostgresDSN:      cfg.Server.PostgresDSN.Value(),
 		TLS: embedded.TLSFiles{
 			CertFile: cfg.Server.TLS.CertFile, KeyFile: cfg.Server.TLS.KeyFile, CAFile: cfg.Server.TLS.CAFile,
@@ -118,6 +124,17 @@ func (l *localServer) conn(cfg *config.Config) *conn {
 	return &conn{cfg: cfg, c: l.c, namespace: l.srv.Namespace(), address: l.srv.FrontendAddress(), webUI: l.srv.WorkflowURL}
 }
 
+// console serves the web console on the embedded server, its audit log
+// in the state directory beside the worker's, so that the terminal shows
+// the job's progress.
+func (l *localServer) console(ctx context.Context, cfg *config.Config) (*runningConsole, error) {
+	audit := slog.New(slog.DiscardHandler)
+	if l.logFile != nil {
+		audit = slog.New(slog.NewTextHandler(l.logFile, nil))
+	}
+	return startConsole(ctx, cfg, l.c, l.srv.Namespace(), l.srv.WorkflowURL, audit)
+}
+
 // Close stops the worker (running activities get the worker's shutdown
 // timeout, and their heartbeats let a later run resume them), the client
 // and the server. The state stays in the state directory.
@@ -159,7 +176,7 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopProfiling()
-	sf.apply(&cfg.Server)
+	sf.apply(cfg)
 	l, err := startLocal(ctx, cfg, false)
 	if err != nil {
 		return err
@@ -178,6 +195,12 @@ func runServer(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  Web UI:    %s%s\n", u, login)
 	}
+	rc, err := startConsole(ctx, cfg, l.c, l.srv.Namespace(), l.srv.WorkflowURL, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer rc.stop()
+	rc.print(stdout, "  console:   ")
 	fmt.Fprintf(stdout, "workers:     worker -config FILE   with temporal.address: %s\n", advertised(cfg.Server.Address, l.srv.FrontendAddress()))
 	if cfg.Server.TLS.Enabled() {
 		fmt.Fprintf(stdout, "             and temporal.tls: enabled, caFile (the CA of %s), certFile and keyFile (a worker certificate)\n", cfg.Server.TLS.CertFile)
@@ -214,7 +237,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, id string, spec migr
 			return fmt.Errorf("the in-process worker cannot make store %q: %w", name, err)
 		}
 	}
-	f.serverFlags.apply(&cfg.Server)
+	f.serverFlags.apply(cfg)
 	l, err := startLocal(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -226,6 +249,12 @@ func startEmbedded(ctx context.Context, cfg *config.Config, id string, spec migr
 	if u := l.srv.UIURL(); u != "" {
 		fmt.Fprintf(w, "Temporal Web UI: %s\n", u)
 	}
+	rc, err := l.console(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rc.stop()
+	rc.print(w, "console: ")
 	if f.jobID == "" {
 		// Run again after a crash, the same command finds its job.
 		found, err := findRunningJob(ctx, cn.c, cn.namespace, spec)
@@ -256,7 +285,7 @@ func findRunningJob(ctx context.Context, c client.Client, namespace string, spec
 	}
 	for _, e := range resp.GetExecutions() {
 		id := e.GetExecution().GetWorkflowId()
-		got, err := jobSpecOf(ctx, c, id)
+		got, err := jobclient.SpecOf(ctx, c, id)
 		if err != nil {
 			continue // not a job this starter can read: not ours to attach to
 		}

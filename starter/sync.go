@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/schedule"
 )
@@ -69,7 +70,7 @@ func runSync(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	id := f.start.jobID
 	if id == "" {
-		id = "sync-" + strings.TrimPrefix(newJobID(time.Now()), "job-")
+		id = "sync-" + strings.TrimPrefix(jobclient.NewJobID(time.Now()), "job-")
 	}
 	if cfg.Temporal.Address == "" {
 		return startEmbedded(ctx, cfg, id, spec, f.start, stdout)
@@ -105,7 +106,7 @@ func createSyncSchedule(ctx context.Context, cfg *config.Config, spec migration.
 		id = f.start.jobID
 	}
 	if id == "" {
-		id = "sync-" + strings.TrimPrefix(newJobID(time.Now()), "job-")
+		id = "sync-" + strings.TrimPrefix(jobclient.NewJobID(time.Now()), "job-")
 	}
 	cn, err := dialConfig(ctx, cfg)
 	if err != nil {
@@ -114,7 +115,7 @@ func createSyncSchedule(ctx context.Context, cfg *config.Config, spec migration.
 	defer cn.Close()
 	spec.SearchAttributes = false
 	if f.start.searchAttributes {
-		if err := registerSearchAttributes(ctx, cn.c, cn.namespace); err != nil {
+		if err := jobclient.RegisterSearchAttributes(ctx, cn.c, cn.namespace); err != nil {
 			fmt.Fprintf(w, "warning: search attributes not available, the runs go without them: %v\n", err)
 		} else {
 			spec.SearchAttributes = true
@@ -127,7 +128,7 @@ func createSyncSchedule(ctx context.Context, cfg *config.Config, spec migration.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "created schedule %s: a second pass of %s every %v (overlapping passes skipped)\n", id, jobSummary(spec), f.every)
+	fmt.Fprintf(w, "created schedule %s: a second pass of %s every %v (overlapping passes skipped)\n", id, jobclient.Summary(spec), f.every)
 	fmt.Fprintf(w, "  runs:    workflow ids %s-<time>; temporal schedule describe --address %s --namespace %s --schedule-id %s\n",
 		id, shellQuote(cn.address), shellQuote(cn.namespace), shellQuote(id))
 	fmt.Fprintf(w, "  delete:  starter sync -delete-schedule -schedule-id %s%s\n", shellQuote(id), configHint(f.start.conn.configPath))

@@ -11,15 +11,10 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
-
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
-	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/verify"
 )
 
@@ -64,7 +59,7 @@ func (f *scopeFlags) load(ctx context.Context, fs *flag.FlagSet, stdin io.Reader
 			return spec, nil, err
 		}
 		defer cn.Close()
-		if spec, err = jobSpecOf(ctx, cn.c, f.jobID); err != nil {
+		if spec, err = jobclient.SpecOf(ctx, cn.c, f.jobID); err != nil {
 			return spec, nil, err
 		}
 		cfg = cn.cfg
@@ -85,71 +80,6 @@ func (f *scopeFlags) load(ctx context.Context, fs *flag.FlagSet, stdin io.Reader
 		}
 	}
 	return spec, cfg, nil
-}
-
-// jobSpecOf reads the spec a job was started with from the first event of
-// its latest run: every run carries the spec, so no worker need answer.
-func jobSpecOf(ctx context.Context, c jobClient, id string) (migration.JobSpec, error) {
-	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return migration.JobSpec{}, fmt.Errorf("job %s: empty history", id)
-	}
-	ev, err := it.Next()
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return migration.JobSpec{}, fmt.Errorf("job %q not found", id)
-	}
-	if err != nil {
-		return migration.JobSpec{}, fmt.Errorf("job %s: read history: %w", id, err)
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return migration.JobSpec{}, fmt.Errorf("job %s: history does not begin with the start event", id)
-	}
-	var in migration.JobInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
-		return migration.JobSpec{}, fmt.Errorf("job %s: decode its input: %w", id, err)
-	}
-	return in.Spec, nil
-}
-
-// scope is a job's stores and key mapping, resolved from the configuration.
-type scope struct {
-	spec     migration.JobSpec
-	src, dst storage.Store
-	match    func(string) bool
-	ignore   []string
-}
-
-func resolveScope(spec migration.JobSpec, cfg *config.Config) (scope, error) {
-	s := scope{spec: spec}
-	var err error
-	if s.src, err = cfg.Store(spec.Source.Store); err != nil {
-		return s, fmt.Errorf("source store: %w", err)
-	}
-	if s.dst, err = cfg.Store(spec.Destination.Store); err != nil {
-		return s, fmt.Errorf("destination store: %w", err)
-	}
-	if s.match, err = spec.Filters.Matcher(spec.Source.Prefix); err != nil {
-		return s, err
-	}
-	// The jobs' failure logs live at the destination by default: they are
-	// not extra objects.
-	switch fl := spec.FailureLog; {
-	case fl == nil:
-		s.ignore = []string{"bucketferry-reports/"}
-	case strings.EqualFold(fl.Store, spec.Destination.Store) && fl.Prefix != "":
-		s.ignore = []string{fl.Prefix}
-	}
-	return s, nil
-}
-
-func (s scope) options(workers int) verify.Options {
-	return verify.Options{
-		Source: s.src, Destination: s.dst,
-		SourcePrefix: s.spec.Source.Prefix, DestPrefix: s.spec.Destination.Prefix,
-		Match: s.match, IgnoreDest: s.ignore, Workers: workers,
-	}
 }
 
 // runVerify compares a job's scope at source and destination.
@@ -183,11 +113,11 @@ func verifyCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if err != nil {
 		return err
 	}
-	sc, err := resolveScope(spec, cfg)
+	sc, err := jobclient.ResolveScope(spec, cfg)
 	if err != nil {
 		return err
 	}
-	o := sc.options(*workers)
+	o := sc.Options(*workers)
 	o.Deep = *deep
 
 	var rep verify.Report
@@ -236,7 +166,7 @@ func verifyToFile(ctx context.Context, o verify.Options, format, path string) (v
 }
 
 func printVerifySummary(w io.Writer, spec migration.JobSpec, r verify.Report, output string) {
-	fmt.Fprintf(w, "verified %s\n", jobSummary(spec))
+	fmt.Fprintf(w, "verified %s\n", jobclient.Summary(spec))
 	fmt.Fprintf(w, "  source:       %s objects, %s\n", formatCount(r.SourceObjects), humanBytes(r.SourceBytes))
 	fmt.Fprintf(w, "  destination:  %s objects, %s\n", formatCount(r.DestObjects), humanBytes(r.DestBytes))
 	fmt.Fprintf(w, "  equal:        %s\n", formatCount(r.Equal))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/jobclient"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/verify"
@@ -258,7 +259,7 @@ func equalMaps(a, b map[string]string) bool {
 
 // historyClient serves a workflow history for jobSpecOf.
 type historyClient struct {
-	jobClient
+	jobclient.Client
 	events []*historypb.HistoryEvent
 	err    error
 }
@@ -300,17 +301,17 @@ func TestJobSpecOf(t *testing.T) {
 			WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Input: payloads},
 		},
 	}
-	got, err := jobSpecOf(context.Background(), historyClient{events: []*historypb.HistoryEvent{start}}, "job-1")
+	got, err := jobclient.SpecOf(context.Background(), historyClient{events: []*historypb.HistoryEvent{start}}, "job-1")
 	if err != nil || got.Source != spec.Source || got.Destination != spec.Destination || got.Conflict != spec.Conflict ||
 		!slices.Equal(got.Filters.Exclude, spec.Filters.Exclude) {
 		t.Errorf("spec %+v, %v", got, err)
 	}
-	_, err = jobSpecOf(context.Background(), historyClient{err: serviceerror.NewNotFound("no such workflow")}, "job-2")
+	_, err = jobclient.SpecOf(context.Background(), historyClient{err: serviceerror.NewNotFound("no such workflow")}, "job-2")
 	if err == nil || err.Error() != `job "job-2" not found` {
 		t.Errorf("unknown job: %v", err)
 	}
 	other := &historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_TIMER_FIRED}
-	if _, err := jobSpecOf(context.Background(), historyClient{events: []*historypb.HistoryEvent{other}}, "job-3"); err == nil {
+	if _, err := jobclient.SpecOf(context.Background(), historyClient{events: []*historypb.HistoryEvent{other}}, "job-3"); err == nil {
 		t.Error("history without a start event accepted")
 	}
 }
@@ -362,7 +363,7 @@ func TestPlanCommand(t *testing.T) {
 		{migration.SkipIdentical, 0, 0, false},
 	} {
 		parsed.Conflict = c.policy
-		full, plans, err := dryRun(ctx, parsed, cfg, c.compare, 4)
+		full, plans, err := jobclient.DryRun(ctx, parsed, cfg, c.compare, 4)
 		if err != nil {
 			t.Fatalf("%s: %v", c.policy, err)
 		}
@@ -371,13 +372,13 @@ func TestPlanCommand(t *testing.T) {
 		}
 		var objects, bytes, copies, copyBytes int64
 		for i, p := range plans {
-			if p.shard.Index != i || p.objects == 0 {
+			if p.Shard.Index != i || p.Objects == 0 {
 				t.Errorf("%s: shard %d: %+v", c.policy, i, p)
 			}
-			objects += p.objects
-			bytes += p.bytes
-			copies += p.copies
-			copyBytes += p.copyBytes
+			objects += p.Objects
+			bytes += p.Bytes
+			copies += p.Copies
+			copyBytes += p.CopyBytes
 		}
 		if objects != 150 || bytes != srcBytes || copies != c.copies || copyBytes != c.bytes {
 			t.Errorf("%s compare=%v: %d objects %d bytes, %d copies %d bytes; want 150 %d, %d %d",

@@ -583,6 +583,11 @@ func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo
 	if cp.UploadID == "" {
 		id, err := dst.InitMultipart(ctx, req.DstKey, meta)
 		if err != nil {
+			// An initiate whose answer was lost (a connection cut after
+			// the service created the upload) leaves an upload whose id
+			// nobody knows. It is not aborted: listings carry no owner, so
+			// it cannot be told from another writer's upload of the key
+			// (see Request.Owned); a bucket lifecycle rule collects it.
 			return Upload{}, parts, 0, err
 		}
 		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}

@@ -141,6 +141,19 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 	return pacing.Limited(st), nil
 }
 
+// begin is what every activity does first: it takes the spec with its
+// defaults (an invalid one fails for good) and paces the stores the
+// activity resolves at the job's limits. Call release when the activity
+// ends, whatever the error.
+func (a *Activities) begin(ctx context.Context, jobID string, in migration.JobSpec) (context.Context, migration.JobSpec, func(), error) {
+	spec, err := prepare(in, jobID)
+	if err != nil {
+		return ctx, spec, func() {}, err
+	}
+	ctx, release := a.throttle(ctx, jobID, spec.Limits)
+	return ctx, spec, release, nil
+}
+
 // throttle paces the stores the activity resolves at this worker's part of
 // the job's limits and under the worker's caps (package pacing). Call
 // release when the activity ends.

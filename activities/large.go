@@ -56,12 +56,11 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 }
 
 func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.CopyLargeResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	r := &largeRun{a: a, in: in, spec: spec, obj: in.Object, dk: dstKey(spec, in.Object.Key),
 		log: a.logger().With("job", in.JobID, "shard", in.Shard, "key", in.Object.Key)}
 	if r.src, r.dst, r.copier, err = a.largeStores(spec); err != nil {

@@ -19,12 +19,11 @@ const listAheadRequests = 4
 // Only the ranges' last keys travel through the workflow's history, not
 // the keys.
 func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput) (migration.ListAheadResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.ListAheadResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	srcRole := role{"source", spec.Source.Store}
 	src, err := a.resolve(srcRole)
 	if err != nil {

@@ -76,12 +76,11 @@ type item struct {
 // is listed again and what an earlier attempt reported done in its
 // heartbeat is skipped.
 func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (migration.CopyPageResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.CopyPageResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	r := &pageRun{
 		a: a, in: in, spec: spec,
 		log:      a.logger().With("job", in.JobID, "shard", in.Shard.Index, "page", in.Page),

@@ -28,12 +28,11 @@ func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migratio
 }
 
 func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migration.PlanResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.PlanResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	log := a.logger().With("job", in.JobID)
 	srcRole := role{"source", spec.Source.Store}
 	dstRole := role{"destination", spec.Destination.Store}

@@ -19,12 +19,11 @@ import (
 // failed and written to the failure log. The shard waits between calls
 // with a workflow timer, so the wait survives any worker restart.
 func (a *Activities) RestoreArchived(ctx context.Context, in migration.RestoreInput) (migration.RestoreResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.RestoreResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	srcRole := role{"source", spec.Source.Store}
 	src, err := a.resolve(srcRole)
 	if err != nil {

@@ -1,8 +1,13 @@
-// Package activities holds the Temporal activities of a migration job: Plan
-// splits the source key space into shards (probing both stores so that bad
-// credentials fail the job at once), CopyPage lists and copies one page of a
-// shard, CopyLarge copies one large object as a resumable multipart upload.
-// Every activity is idempotent on retry: progress travels in heartbeats.
+// Package activities holds the Temporal activities of a migration job, in
+// the order of the data path: Plan probes the job's stores (so that bad
+// credentials fail the job at once) and cuts the source into shards
+// (package keyspace, or the manifest); ListAhead lists a shard ahead into
+// ranges of a page each; CopyPage lists and copies one page of small
+// objects and CopyLarge one large object as a resumable multipart upload
+// (package transfer). They adapt Temporal to those packages: heartbeats,
+// retries, the failure log, outages waited out, and the pacing of every
+// store they use (package pacing). Every activity is idempotent on retry:
+// progress travels in heartbeats.
 package activities
 
 import (
@@ -20,6 +25,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/outage"
+	"github.com/bucketferry/bucketferry/pacing"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
 )
@@ -38,10 +44,10 @@ type Activities struct {
 	// Logger receives structured logs with job, shard and key attributes;
 	// nil discards them.
 	Logger *slog.Logger
-	// Limits tells the job-wide limits and the activities sharing them (see
-	// limits.go); nil enforces each spec's initial limits as if this worker
-	// were alone.
-	Limits LimitSource
+	// Limits tells the job-wide limits and the activities sharing them
+	// (package pacing); nil enforces each spec's initial limits as if this
+	// worker were alone.
+	Limits pacing.Source
 	// MaxRequestsPerSecond and MaxBytesPerSecond cap this worker's requests
 	// and source body bytes over all jobs; 0 is unlimited.
 	MaxRequestsPerSecond float64
@@ -55,8 +61,9 @@ type Activities struct {
 	// without telling.
 	Signaler JobSignaler
 
-	limiters limiterSet
-	outages  outage.Tracker
+	pacingOnce sync.Once
+	pacing     *pacing.Set
+	outages    outage.Tracker
 }
 
 // FleetSource tells what the workers polling the task queue can run at
@@ -131,7 +138,35 @@ func (a *Activities) resolve(r role) (storage.Store, error) {
 		return nil, fatal(fmt.Sprintf("%s is not usable on this worker: %v; define it under \"stores\" in the worker configuration", r, err), err)
 	}
 	// Paced by the throttle the activity put in its context, if any.
-	return limited(st), nil
+	return pacing.Limited(st), nil
+}
+
+// begin is what every activity does first: it takes the spec with its
+// defaults (an invalid one fails for good) and paces the stores the
+// activity resolves at the job's limits. Call release when the activity
+// ends, whatever the error.
+func (a *Activities) begin(ctx context.Context, jobID string, in migration.JobSpec) (context.Context, migration.JobSpec, func(), error) {
+	spec, err := prepare(in, jobID)
+	if err != nil {
+		return ctx, spec, func() {}, err
+	}
+	ctx, release := a.throttle(ctx, jobID, spec.Limits)
+	return ctx, spec, release, nil
+}
+
+// throttle paces the stores the activity resolves at this worker's part of
+// the job's limits and under the worker's caps (package pacing). Call
+// release when the activity ends.
+func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
+	a.pacingOnce.Do(func() {
+		a.pacing = &pacing.Set{Source: a.Limits, MaxRequestsPerSecond: a.MaxRequestsPerSecond,
+			MaxBytesPerSecond: a.MaxBytesPerSecond, Logger: a.logger()}
+	})
+	var stopped <-chan struct{}
+	if activity.IsActivity(ctx) {
+		stopped = activity.GetWorkerStopChannel(ctx)
+	}
+	return a.pacing.Throttle(ctx, jobID, initial, stopped)
 }
 
 func fatal(msg string, cause error) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -55,120 +56,157 @@ func (a *Activities) CopyLarge(ctx context.Context, in migration.CopyLargeInput)
 }
 
 func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
-	if err != nil {
-		return migration.CopyLargeResult{}, err
-	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
 	defer release()
-	obj := in.Object
-	log := a.logger().With("job", in.JobID, "shard", in.Shard, "key", obj.Key)
-	src, dst, copier, err := a.largeStores(spec)
 	if err != nil {
 		return migration.CopyLargeResult{}, err
 	}
-	srcRole, dstRole := role{"source", spec.Source.Store}, role{"destination", spec.Destination.Store}
-	var prior LargeHeartbeat
-	if err := loadHeartbeat(ctx, &prior); err != nil {
-		log.Warn("ignoring unreadable heartbeat details", "error", err)
-		prior = LargeHeartbeat{}
+	r := &largeRun{a: a, in: in, spec: spec, obj: in.Object, dk: dstKey(spec, in.Object.Key),
+		log: a.logger().With("job", in.JobID, "shard", in.Shard, "key", in.Object.Key)}
+	if r.src, r.dst, r.copier, err = a.largeStores(spec); err != nil {
+		return migration.CopyLargeResult{}, err
 	}
-	if r := in.Resume; r != nil && prior.Checkpoint.UploadID == "" {
-		// The upload that CopyLargeParts activities filled.
-		prior.Checkpoint = transfer.Checkpoint{UploadID: r.UploadID, PartSize: r.PartSize, SrcSize: r.SrcSize, SrcETag: r.SrcETag}
-		prior.PartsTotal = r.Parts
-		prior.BytesSent = in.Sent
-	}
+	r.loadPrior(ctx)
 
-	var mu sync.Mutex
-	hb := prior
-	started, base := false, int64(0)
-	details := func() any {
-		mu.Lock()
-		defer mu.Unlock()
-		return hb
-	}
-	progress := func(p transfer.Progress) {
-		mu.Lock()
-		if !started {
-			// Parts found uploaded were sent by an earlier attempt.
-			started, base = true, p.BytesDone
-		}
-		hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
-			BytesDone: p.BytesDone, BytesSent: prior.BytesSent + p.BytesDone - base,
-			Uploads: own(hb.Uploads, p.Checkpoint.UploadID)}
-		mu.Unlock()
-		a.answered(src, dst) // a part moved: neither store is out
-		heartbeat(ctx, details())
-	}
-
-	dk := dstKey(spec, obj.Key)
-	var probe fatalProbe
-	var res transfer.Result
-	d, existed, err := largeDestination(ctx, spec, dst, dk)
-	if err == nil && largeCopiedBefore(ctx, src, obj, dst, d, existed, dk) {
-		log.Info("large object was copied by an earlier attempt")
-		return migration.CopyLargeResult{Counts: syncCopied(spec, true, migration.Counts{Copied: 1, BytesCopied: obj.Size, BytesSent: prior.BytesSent})}, nil
+	d, existed, err := largeDestination(ctx, spec, r.dst, r.dk)
+	if err == nil && largeCopiedBefore(ctx, r.src, r.obj, r.dst, d, existed, r.dk) {
+		r.log.Info("large object was copied by an earlier attempt")
+		return migration.CopyLargeResult{Counts: syncCopied(spec, true, migration.Counts{Copied: 1, BytesCopied: r.obj.Size, BytesSent: r.prior.BytesSent})}, nil
 	}
 	var skip bool
 	if err == nil {
-		skip, err = largeSkip(ctx, spec, src, obj, dst, d, existed, dk)
+		skip, err = largeSkip(ctx, spec, r.src, r.obj, r.dst, d, existed, r.dk)
 	}
+	var res transfer.Result
 	if err == nil && !skip {
-		req := transfer.Request{Src: src, SrcKey: obj.Key, Dst: dst, DstKey: dk, Progress: progress, Classes: classes(spec),
-			Owned: own(prior.Uploads, prior.Checkpoint.UploadID)}
-		if prior.Checkpoint.UploadID != "" {
-			cp := prior.Checkpoint
-			req.Resume = &cp
-			log.Info("resuming multipart copy", "uploadId", cp.UploadID, "partsDone", prior.PartsDone)
-		}
-		stop := ticker(ctx, details)
-		res, err = a.copyThroughOutages(ctx, in.JobID, copier, req, names(src, srcRole, dst, dstRole), spec, func() (transfer.Checkpoint, int) {
-			mu.Lock()
-			defer mu.Unlock()
-			return hb.Checkpoint, hb.PartsDone
-		})
-		stop()
+		res, err = r.copy(ctx)
 	}
-	sent := prior.BytesSent + res.BytesWritten
+	return r.outcome(ctx, res, existed, skip, err)
+}
+
+// largeRun is one attempt of CopyLarge: the object, its stores, and the
+// progress its heartbeats carry.
+type largeRun struct {
+	a        *Activities
+	in       migration.CopyLargeInput
+	spec     migration.JobSpec
+	obj      migration.LargeObject
+	dk       string // the destination key
+	log      *slog.Logger
+	src, dst storage.Store
+	copier   *transfer.Copier
+	prior    LargeHeartbeat // what earlier attempts heartbeated
+
+	mu      sync.Mutex // guards hb, started and base
+	hb      LargeHeartbeat
+	started bool
+	base    int64 // bytes found uploaded when this attempt started
+}
+
+// loadPrior takes up what earlier attempts (or the CopyLargeParts
+// activities that filled the upload) left.
+func (r *largeRun) loadPrior(ctx context.Context) {
+	if err := loadHeartbeat(ctx, &r.prior); err != nil {
+		r.log.Warn("ignoring unreadable heartbeat details", "error", err)
+		r.prior = LargeHeartbeat{}
+	}
+	if u := r.in.Resume; u != nil && r.prior.Checkpoint.UploadID == "" {
+		// The upload that CopyLargeParts activities filled.
+		r.prior.Checkpoint = transfer.Checkpoint{UploadID: u.UploadID, PartSize: u.PartSize, SrcSize: u.SrcSize, SrcETag: u.SrcETag}
+		r.prior.PartsTotal = u.Parts
+		r.prior.BytesSent = r.in.Sent
+	}
+	r.hb = r.prior
+}
+
+// details is the heartbeat as it stands.
+func (r *largeRun) details() any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hb
+}
+
+// progress takes the copy's progress into the heartbeat and sends it.
+func (r *largeRun) progress(ctx context.Context, p transfer.Progress) {
+	r.mu.Lock()
+	if !r.started {
+		// Parts found uploaded were sent by an earlier attempt.
+		r.started, r.base = true, p.BytesDone
+	}
+	r.hb = LargeHeartbeat{Checkpoint: p.Checkpoint, PartsDone: p.PartsDone, PartsTotal: p.PartsTotal,
+		BytesDone: p.BytesDone, BytesSent: r.prior.BytesSent + p.BytesDone - r.base,
+		Uploads: own(r.hb.Uploads, p.Checkpoint.UploadID)}
+	r.mu.Unlock()
+	r.a.answered(r.src, r.dst) // a part moved: neither store is out
+	heartbeat(ctx, r.details())
+}
+
+// copy copies the object, resuming the upload earlier attempts began, and
+// waits out outages of its stores.
+func (r *largeRun) copy(ctx context.Context) (transfer.Result, error) {
+	req := transfer.Request{Src: r.src, SrcKey: r.obj.Key, Dst: r.dst, DstKey: r.dk, Classes: classes(r.spec),
+		Progress: func(p transfer.Progress) { r.progress(ctx, p) },
+		Owned:    own(r.prior.Uploads, r.prior.Checkpoint.UploadID)}
+	if r.prior.Checkpoint.UploadID != "" {
+		cp := r.prior.Checkpoint
+		req.Resume = &cp
+		r.log.Info("resuming multipart copy", "uploadId", cp.UploadID, "partsDone", r.prior.PartsDone)
+	}
+	stop := ticker(ctx, r.details)
+	defer stop()
+	srcRole, dstRole := role{"source", r.spec.Source.Store}, role{"destination", r.spec.Destination.Store}
+	return r.a.copyThroughOutages(ctx, r.in.JobID, r.copier, req, names(r.src, srcRole, r.dst, dstRole), r.spec, func() (transfer.Checkpoint, int) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.hb.Checkpoint, r.hb.PartsDone
+	})
+}
+
+// outcome makes the activity's result of the copy's (or the skip's): a
+// failure the job should retry is an error; one for good is logged to the
+// failure log and counted, its uploads aborted.
+func (r *largeRun) outcome(ctx context.Context, res transfer.Result, existed, skip bool, err error) (migration.CopyLargeResult, error) {
+	obj, log := r.obj, r.log
+	sent := r.prior.BytesSent + res.BytesWritten
 	switch {
 	case err == nil && skip:
-		return migration.CopyLargeResult{Counts: migration.Counts{Skipped: 1, BytesSkipped: obj.Size, BytesSent: prior.BytesSent}}, nil
+		return migration.CopyLargeResult{Counts: migration.Counts{Skipped: 1, BytesSkipped: obj.Size, BytesSent: r.prior.BytesSent}}, nil
 	case err == nil:
 		log.Info("large object copied", "bytes", res.Size, "parts", res.Parts, "partsReused", res.PartsReused)
 		c := copiedCounts(res)
 		c.BytesSent = sent
-		return migration.CopyLargeResult{Counts: syncCopied(spec, existed, c)}, nil
+		return migration.CopyLargeResult{Counts: syncCopied(r.spec, existed, c)}, nil
 	case ctx.Err() != nil:
 		if abandoned(ctx) {
-			if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
+			if aerr := abortUploads(ctx, r.dst, r.dk, owned(r.details), log); aerr != nil {
 				log.Warn("cancelled copy: uploads left open", "error", aerr)
 			}
 			return migration.CopyLargeResult{}, ctx.Err()
 		}
-		heartbeat(ctx, details())
+		heartbeat(ctx, r.details())
 		return migration.CopyLargeResult{}, ctx.Err()
 	}
 	if storage.IsFatal(err) {
-		if ferr := confirmFatal(ctx, &probe, spec, src, dst, err); ferr != nil {
+		var probe fatalProbe
+		if ferr := confirmFatal(ctx, &probe, r.spec, r.src, r.dst, err); ferr != nil {
 			log.Error("store unusable", "error", err)
 			return migration.CopyLargeResult{}, ferr
 		}
 	}
 	n := attempt(ctx)
-	if storage.IsRetryable(err) && n < spec.MaxAttempts {
-		heartbeat(ctx, details())
+	if storage.IsRetryable(err) && n < r.spec.MaxAttempts {
+		heartbeat(ctx, r.details())
 		return migration.CopyLargeResult{}, fmt.Errorf("copy %q: %w", obj.Key, err)
 	}
 	log.Warn("large object failed", "kind", storage.KindOf(err).String(), "attempts", n, "error", err)
 	// Failed for good (say its source kept changing): an upload left open
 	// would be billed, and a later job starts afresh anyway.
-	if aerr := abortUploads(ctx, dst, dk, owned(details), log); aerr != nil {
+	if aerr := abortUploads(ctx, r.dst, r.dk, owned(r.details), log); aerr != nil {
 		log.Warn("failed copy: uploads left open", "error", aerr)
 	}
-	f := failureOf(in.Shard, obj.Key, obj.Size, n, err)
-	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", in.Shard, sha1.Sum([]byte(obj.Key)))
-	if err := a.writeFailures(ctx, spec, name, []migration.Failure{f}); err != nil {
+	f := failureOf(r.in.Shard, obj.Key, obj.Size, n, err)
+	name := fmt.Sprintf("failures/shard-%05d/large-%x.jsonl", r.in.Shard, sha1.Sum([]byte(obj.Key)))
+	if err := r.a.writeFailures(ctx, r.spec, name, []migration.Failure{f}); err != nil {
 		return migration.CopyLargeResult{}, err
 	}
 	return migration.CopyLargeResult{
@@ -182,7 +220,7 @@ func (a *Activities) copyLarge(ctx context.Context, in migration.CopyLargeInput)
 // policy that looks at the destination. A first overwrite copy asks
 // nothing.
 func largeDestination(ctx context.Context, spec migration.JobSpec, dst storage.Store, dk string) (storage.ObjectInfo, bool, error) {
-	if attempt(ctx) < 2 && spec.Conflict != migration.Skip && spec.Conflict != migration.SkipIdentical && spec.Conflict != migration.Changed {
+	if attempt(ctx) < 2 && !spec.Conflict.ReadsDestination() {
 		return storage.ObjectInfo{}, false, nil
 	}
 	d, err := dst.Head(ctx, dk)

@@ -19,54 +19,19 @@ const listAheadRequests = 4
 // Only the ranges' last keys travel through the workflow's history, not
 // the keys.
 func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput) (migration.ListAheadResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.ListAheadResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	srcRole := role{"source", spec.Source.Store}
 	src, err := a.resolve(srcRole)
 	if err != nil {
 		return migration.ListAheadResult{}, err
 	}
-	want := max(in.Ranges, 1) * spec.PageSize
-	after := max(in.After, in.Shard.After)
-	var keys []string
-	done := false
-	requests := listAheadRequests
-	if in.Listings > 0 {
-		requests = min(in.Listings, listAheadRequests)
-	}
-	for range requests {
-		page, err := list(ctx, src, storage.ListOptions{
-			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(keys)),
-		})
-		if err != nil {
-			if storage.IsRetryable(err) || ctx.Err() != nil {
-				return migration.ListAheadResult{}, fmt.Errorf("list ahead after %q: %w", after, err)
-			}
-			return migration.ListAheadResult{}, storeFatal(srcRole, src, err)
-		}
-		for _, o := range page.Objects {
-			keys = append(keys, o.Key)
-		}
-		if page.Done {
-			done = true
-			break
-		}
-		switch {
-		case page.Next > after:
-			after = page.Next
-		case len(page.Objects) > 0:
-			after = page.Objects[len(page.Objects)-1].Key
-		default:
-			return migration.ListAheadResult{}, fmt.Errorf("list ahead after %q: the listing did not move", after)
-		}
-		if len(keys) >= want {
-			break
-		}
-		heartbeat(ctx, len(keys))
+	keys, done, err := listAhead(ctx, in, spec, srcRole, src)
+	if err != nil {
+		return migration.ListAheadResult{}, err
 	}
 	if in.ChunkKeys > 0 {
 		return migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}, nil
@@ -85,6 +50,49 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 		Done:   done,
 		Fleet:  a.fleet(ctx),
 	}, nil
+}
+
+// listAhead lists the shard's next keys: as many as the wanted ranges'
+// pages hold, in at most the listings allowed; done tells that the shard
+// has no more.
+func listAhead(ctx context.Context, in migration.ListAheadInput, spec migration.JobSpec, srcRole role, src storage.Store) ([]string, bool, error) {
+	want := max(in.Ranges, 1) * spec.PageSize
+	after := max(in.After, in.Shard.After)
+	var keys []string
+	requests := listAheadRequests
+	if in.Listings > 0 {
+		requests = min(in.Listings, listAheadRequests)
+	}
+	for range requests {
+		page, err := list(ctx, src, storage.ListOptions{
+			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(keys)),
+		})
+		if err != nil {
+			if storage.IsRetryable(err) || ctx.Err() != nil {
+				return nil, false, fmt.Errorf("list ahead after %q: %w", after, err)
+			}
+			return nil, false, storeFatal(srcRole, src, err)
+		}
+		for _, o := range page.Objects {
+			keys = append(keys, o.Key)
+		}
+		if page.Done {
+			return keys, true, nil
+		}
+		switch {
+		case page.Next > after:
+			after = page.Next
+		case len(page.Objects) > 0:
+			after = page.Objects[len(page.Objects)-1].Key
+		default:
+			return nil, false, fmt.Errorf("list ahead after %q: the listing did not move", after)
+		}
+		if len(keys) >= want {
+			break
+		}
+		heartbeat(ctx, len(keys))
+	}
+	return keys, false, nil
 }
 
 // cutRanges cuts sorted keys into ranges of equal size and returns the

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
@@ -75,12 +76,11 @@ type item struct {
 // is listed again and what an earlier attempt reported done in its
 // heartbeat is skipped.
 func (a *Activities) CopyPage(ctx context.Context, in migration.CopyPageInput) (migration.CopyPageResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.CopyPageResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	r := &pageRun{
 		a: a, in: in, spec: spec,
 		log:      a.logger().With("job", in.JobID, "shard", in.Shard.Index, "page", in.Page),
@@ -122,36 +122,16 @@ type pageRun struct {
 	dstUpTo     string                        // dstInfo covers mapped keys up to this one
 	probe       fatalProbe
 
-	mu       sync.Mutex // guards the items' outcomes, sent and fatalErr
-	sent     int64
-	fatalErr error
+	mu   sync.Mutex // guards the items' outcomes and sent
+	sent int64
 }
 
 func (r *pageRun) run(ctx context.Context) (migration.CopyPageResult, error) {
-	var err error
-	if r.src, err = r.a.resolve(r.srcRole); err != nil {
+	if err := r.setUp(ctx); err != nil {
 		return migration.CopyPageResult{}, err
 	}
-	if r.dst, err = r.a.resolve(r.dstRole); err != nil {
-		return migration.CopyPageResult{}, err
-	}
-	if r.copier, err = r.a.copier(r.spec); err != nil {
-		return migration.CopyPageResult{}, err
-	}
-	if r.match, err = r.spec.Filters.Matcher(r.spec.Source.Prefix); err != nil {
-		return migration.CopyPageResult{}, err // Validate has compiled them already
-	}
-	r.last = attempt(ctx) >= r.spec.MaxAttempts
-	if attempt(ctx) > 1 && r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
-		// Listings carry whole seconds.
-		r.resumeSince = activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)
-	}
-	if err := loadHeartbeat(ctx, &r.prior); err != nil {
-		r.log.Warn("ignoring unreadable heartbeat details", "error", err)
-		r.prior = PageHeartbeat{}
-	}
-
 	var res migration.CopyPageResult
+	var err error
 	if r.manifest {
 		err = r.readManifest(ctx, &res)
 	} else {
@@ -168,8 +148,41 @@ func (r *pageRun) run(ctx context.Context) (migration.CopyPageResult, error) {
 		heartbeat(ctx, r.snapshot())
 		return migration.CopyPageResult{}, err
 	}
+	return r.result(ctx, res)
+}
 
-	// Outcomes, in page order after the earlier attempts' ones.
+// setUp resolves the page's stores and takes up what earlier attempts
+// left.
+func (r *pageRun) setUp(ctx context.Context) error {
+	var err error
+	if r.src, err = r.a.resolve(r.srcRole); err != nil {
+		return err
+	}
+	if r.dst, err = r.a.resolve(r.dstRole); err != nil {
+		return err
+	}
+	if r.copier, err = r.a.copier(r.spec); err != nil {
+		return err
+	}
+	if r.match, err = r.spec.Filters.Matcher(r.spec.Source.Prefix); err != nil {
+		return err // Validate has compiled them already
+	}
+	r.last = attempt(ctx) >= r.spec.MaxAttempts
+	if attempt(ctx) > 1 && !r.spec.Conflict.SkipsExisting() {
+		// Listings carry whole seconds.
+		r.resumeSince = activity.GetInfo(ctx).ScheduledTime.Truncate(time.Second)
+	}
+	if err := loadHeartbeat(ctx, &r.prior); err != nil {
+		r.log.Warn("ignoring unreadable heartbeat details", "error", err)
+		r.prior = PageHeartbeat{}
+	}
+	return nil
+}
+
+// result adds the items' outcomes to res, in page order after the earlier
+// attempts' ones: the page fails while objects are left to try again, and
+// its failures for good go to the failure log.
+func (r *pageRun) result(ctx context.Context, res migration.CopyPageResult) (migration.CopyPageResult, error) {
 	res.Counts = r.prior.Counts
 	failures := append([]migration.Failure(nil), r.prior.Failures...)
 	if r.manifest {
@@ -265,7 +278,7 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 // listDestination lists, once for the page, the destination keys the page
 // maps to, for the conflict policies that look at them.
 func (r *pageRun) listDestination(ctx context.Context) error {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical && r.spec.Conflict != migration.Changed && r.resumeSince.IsZero() {
+	if !r.spec.Conflict.ReadsDestination() && r.resumeSince.IsZero() {
 		return nil
 	}
 	var first, last string
@@ -358,45 +371,16 @@ func (r *pageRun) readManifest(ctx context.Context, res *migration.CopyPageResul
 	return nil
 }
 
-// copyAll copies the page's todo items with the job's object concurrency.
+// copyAll copies the page's todo items with the job's object concurrency;
+// an error of one (the job must stop) stops the others.
 func (r *pageRun) copyAll(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *item)
-	var wg sync.WaitGroup
-	for range r.spec.Concurrency.Objects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				if err := r.copyItem(wctx, it); err != nil {
-					r.mu.Lock()
-					if r.fatalErr == nil {
-						r.fatalErr = err
-					}
-					r.mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
+	var todo []*item
 	for _, it := range r.items {
-		if it.state != itemTodo {
-			continue
-		}
-		select {
-		case work <- it:
-		case <-wctx.Done():
-			break feed
+		if it.state == itemTodo {
+			todo = append(todo, it)
 		}
 	}
-	close(work)
-	wg.Wait()
-	if r.fatalErr != nil {
-		return r.fatalErr
-	}
-	return ctx.Err()
+	return pool.Each(ctx, r.spec.Concurrency.Objects, todo, r.copyItem)
 }
 
 // copyItem copies one object, retrying retryable failures a few times. It
@@ -548,7 +532,7 @@ func (r *pageRun) destination(ctx context.Context, dk string) (storage.ObjectInf
 
 // skip applies the conflict policy to one object.
 func (r *pageRun) skip(ctx context.Context, src storage.ObjectInfo, dk string) (bool, error) {
-	if r.spec.Conflict != migration.Skip && r.spec.Conflict != migration.SkipIdentical {
+	if !r.spec.Conflict.SkipsExisting() {
 		return false, nil
 	}
 	d, ok, err := r.destination(ctx, dk)
@@ -630,21 +614,28 @@ func (r *pageRun) snapshot() PageHeartbeat {
 		Large:    append([]migration.LargeObject(nil), r.prior.Large...),
 	}
 	h.Counts.BytesSent += r.sent
+	through := r.donePrefix(&h)
+	beyond := r.doneBeyond(&h, through)
+	if r.manifest {
+		h.DoneLines, h.DoneBeyondLines = through+1, beyond
+		return h
+	}
+	if through >= 0 {
+		h.DoneThrough = r.items[through].key
+	}
+	for _, i := range beyond {
+		h.DoneBeyond = append(h.DoneBeyond, r.items[i].key)
+	}
+	return h
+}
+
+// donePrefix adds to h the items of the page done in a row from its start,
+// as long as their failures fit the heartbeat, and returns the index of
+// the last (-1: none).
+func (r *pageRun) donePrefix(h *PageHeartbeat) int {
 	failBytes := 0
 	for _, f := range h.Failures {
 		failBytes += failureSize(f)
-	}
-	take := func(it *item) {
-		if it.prior || it.trivial {
-			return
-		}
-		h.Counts.Add(it.counts)
-		if it.failure != nil {
-			h.Failures = append(h.Failures, *it.failure)
-		}
-		if it.large != nil {
-			h.Large = append(h.Large, *it.large)
-		}
 	}
 	through := -1
 	for i, it := range r.items {
@@ -657,11 +648,16 @@ func (r *pageRun) snapshot() PageHeartbeat {
 		} else if it.state != itemDone {
 			break
 		}
-		take(it)
+		h.add(it)
 		through = i
 	}
-	// Done out of order: all an earlier attempt reported (its counts are
-	// in the prior counts), then new ones up to the bound.
+	return through
+}
+
+// doneBeyond returns the items done out of order after through: all an
+// earlier attempt reported (its counts are in the prior counts), then new
+// ones, added to h, up to the bound.
+func (r *pageRun) doneBeyond(h *PageHeartbeat, through int) []int {
 	bound := 2*r.spec.Concurrency.Objects + 16
 	var beyond []int
 	for i := through + 1; i < len(r.items); i++ {
@@ -672,20 +668,24 @@ func (r *pageRun) snapshot() PageHeartbeat {
 	for i := through + 1; i < len(r.items) && len(beyond) < bound; i++ {
 		if it := r.items[i]; it.state == itemDone && !it.prior && !it.trivial {
 			beyond = append(beyond, i)
-			take(it)
+			h.add(it)
 		}
 	}
-	if r.manifest {
-		h.DoneLines, h.DoneBeyondLines = through+1, beyond
-		return h
+	return beyond
+}
+
+// add counts an item of this attempt in the heartbeat.
+func (h *PageHeartbeat) add(it *item) {
+	if it.prior || it.trivial {
+		return
 	}
-	if through >= 0 {
-		h.DoneThrough = r.items[through].key
+	h.Counts.Add(it.counts)
+	if it.failure != nil {
+		h.Failures = append(h.Failures, *it.failure)
 	}
-	for _, i := range beyond {
-		h.DoneBeyond = append(h.DoneBeyond, r.items[i].key)
+	if it.large != nil {
+		h.Large = append(h.Large, *it.large)
 	}
-	return h
 }
 
 func failureSize(f migration.Failure) int { return len(f.Key) + len(f.Reason) + len(f.Kind) + 96 }

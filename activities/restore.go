@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 )
@@ -20,72 +19,29 @@ import (
 // failed and written to the failure log. The shard waits between calls
 // with a workflow timer, so the wait survives any worker restart.
 func (a *Activities) RestoreArchived(ctx context.Context, in migration.RestoreInput) (migration.RestoreResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.RestoreResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	srcRole := role{"source", spec.Source.Store}
 	src, err := a.resolve(srcRole)
 	if err != nil {
 		return migration.RestoreResult{}, err
 	}
-	opts := spec.RestoreSettings()
-	restorer, canRestore := src.(storage.Restorer)
 	log := a.logger().With("job", in.JobID, "shard", in.Shard, "batch", in.Batch, "round", in.Round)
-
-	type outcome struct {
-		restored, pending bool
-		failure           *migration.Failure
+	r := &restoreRun{in: in, opts: spec.RestoreSettings(), srcRole: srcRole, src: src, prefix: spec.Source.Prefix}
+	outs := make([]restoreOutcome, len(in.Objects))
+	idx := make([]int, len(in.Objects))
+	for i := range idx {
+		idx[i] = i
 	}
-	outs := make([]outcome, len(in.Objects))
-	var probe fatalProbe
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(spec.Concurrency.Objects, 1))
-	for i, obj := range in.Objects {
-		g.Go(func() error {
-			fail := func(err error, reason string) {
-				f := failureOf(in.Shard, obj.Key, obj.Size, in.Round+1, err)
-				if reason != "" {
-					f.Reason = reason
-				}
-				outs[i].failure = &f
-			}
-			h, err := src.Head(gctx, obj.Key)
-			if err == nil && (!storage.IsArchiveClass(h.Meta.StorageClass) || h.Restored) {
-				outs[i].restored = true
-				return nil
-			}
-			if err == nil {
-				switch {
-				case !canRestore:
-					err = storage.Errorf(storage.KindArchived, src.Name(), "restore", obj.Key, "the source store cannot restore archived objects")
-				case in.Final:
-					fail(storage.Errorf(storage.KindArchived, src.Name(), "restore", obj.Key, "restore not complete"),
-						fmt.Sprintf("%s: the restore did not complete within %v", migration.ArchivedReason, time.Duration(opts.MaxWaitSeconds)*time.Second))
-					return nil
-				default:
-					err = restorer.Restore(gctx, obj.Key, storage.RestoreOptions{Days: opts.Days, Tier: opts.Tier})
-					if err == nil {
-						outs[i].pending = true
-						return nil
-					}
-				}
-			}
-			if storage.IsRetryable(err) || gctx.Err() != nil {
-				return fmt.Errorf("restore %q: %w", obj.Key, err)
-			}
-			if storage.IsFatal(err) {
-				if ferr := probe.check(gctx, srcRole, src, spec.Source.Prefix); ferr != nil {
-					return ferr
-				}
-			}
-			fail(err, fmt.Sprintf("%s: %v", migration.ArchivedReason, err))
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err = pool.Each(ctx, spec.Concurrency.Objects, idx, func(ctx context.Context, i int) error {
+		var err error
+		outs[i], err = r.one(ctx, in.Objects[i])
+		return err
+	})
+	if err != nil {
 		return migration.RestoreResult{}, err
 	}
 
@@ -111,4 +67,60 @@ func (a *Activities) RestoreArchived(ctx context.Context, in migration.RestoreIn
 	res.Failures = sample(failures)
 	log.Info("archived objects checked", "restored", len(res.Restored), "pending", len(res.Pending), "failed", len(failures))
 	return res, nil
+}
+
+// restoreOutcome is what became of one archived object.
+type restoreOutcome struct {
+	restored, pending bool
+	failure           *migration.Failure
+}
+
+// restoreRun is one batch of RestoreArchived.
+type restoreRun struct {
+	in      migration.RestoreInput
+	opts    migration.RestoreOptions
+	srcRole role
+	src     storage.Store
+	prefix  string
+	probe   fatalProbe
+}
+
+// one checks an object and asks for its restore when it is archived; an
+// error stops the batch (retryable, or a store that cannot be used).
+func (r *restoreRun) one(ctx context.Context, obj migration.LargeObject) (restoreOutcome, error) {
+	fail := func(err error, reason string) (restoreOutcome, error) {
+		f := failureOf(r.in.Shard, obj.Key, obj.Size, r.in.Round+1, err)
+		if reason != "" {
+			f.Reason = reason
+		}
+		return restoreOutcome{failure: &f}, nil
+	}
+	h, err := r.src.Head(ctx, obj.Key)
+	if err == nil && (!storage.IsArchiveClass(h.Meta.StorageClass) || h.Restored) {
+		return restoreOutcome{restored: true}, nil
+	}
+	if err == nil {
+		restorer, canRestore := r.src.(storage.Restorer)
+		switch {
+		case !canRestore:
+			err = storage.Errorf(storage.KindArchived, r.src.Name(), "restore", obj.Key, "the source store cannot restore archived objects")
+		case r.in.Final:
+			return fail(storage.Errorf(storage.KindArchived, r.src.Name(), "restore", obj.Key, "restore not complete"),
+				fmt.Sprintf("%s: the restore did not complete within %v", migration.ArchivedReason, time.Duration(r.opts.MaxWaitSeconds)*time.Second))
+		default:
+			err = restorer.Restore(ctx, obj.Key, storage.RestoreOptions{Days: r.opts.Days, Tier: r.opts.Tier})
+			if err == nil {
+				return restoreOutcome{pending: true}, nil
+			}
+		}
+	}
+	if storage.IsRetryable(err) || ctx.Err() != nil {
+		return restoreOutcome{}, fmt.Errorf("restore %q: %w", obj.Key, err)
+	}
+	if storage.IsFatal(err) {
+		if ferr := r.probe.check(ctx, r.srcRole, r.src, r.prefix); ferr != nil {
+			return restoreOutcome{}, ferr
+		}
+	}
+	return fail(err, fmt.Sprintf("%s: %v", migration.ArchivedReason, err))
 }

@@ -21,12 +21,11 @@ import (
 // CopyLargeParts activities, unless the job's conflict policy skips the
 // object (then CopyLarge decides alone, as for any large object).
 func (a *Activities) BeginLarge(ctx context.Context, in migration.CopyLargeInput) (migration.BeginLargeResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.BeginLargeResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	src, dst, copier, err := a.largeStores(spec)
 	if err != nil {
 		return migration.BeginLargeResult{}, err
@@ -56,12 +55,11 @@ func (a *Activities) BeginLarge(ctx context.Context, in migration.CopyLargeInput
 // CopyLargeParts uploads parts [From, To) of a large object's upload,
 // heartbeating so that a retry on any worker sends only what is missing.
 func (a *Activities) CopyLargeParts(ctx context.Context, in migration.CopyLargePartsInput) (migration.CopyLargePartsResult, error) {
-	spec, err := prepare(in.Spec, in.JobID)
+	ctx, spec, release, err := a.begin(ctx, in.JobID, in.Spec)
+	defer release()
 	if err != nil {
 		return migration.CopyLargePartsResult{}, err
 	}
-	ctx, release := a.throttle(ctx, in.JobID, spec.Limits)
-	defer release()
 	src, dst, copier, err := a.largeStores(spec)
 	if err != nil {
 		return migration.CopyLargePartsResult{}, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/internal/childproc"
+	"github.com/bucketferry/bucketferry/internal/histories"
 	"github.com/bucketferry/bucketferry/internal/version"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/workflows"
@@ -198,7 +199,7 @@ func TestUpgradeMidJob(t *testing.T) {
 	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
 		// The replay corpus: a job begun by the previous release and
 		// finished by this one, with a shard of each.
-		err := workflows.RecordHistories(ctx, k.c, filepath.Join("..", "workflows", "testdata"),
+		err := histories.Record(ctx, k.c, filepath.Join("..", "workflows", "testdata"),
 			id, workflows.ShardWorkflowID(id, 0), workflows.ShardWorkflowID(id, 7))
 		if err != nil {
 			t.Fatal(err)

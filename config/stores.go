@@ -155,9 +155,8 @@ var (
 
 // validate returns the problems of the store called name.
 func (s StoreConfig) validate(name string) []string {
-	p := "stores." + name + "."
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	sp := &storeProblems{prefix: "stores." + name + "."}
+	p, add := sp.prefix, sp.add
 	if !storeNamePattern.MatchString(name) {
 		add("stores: store name %q must be lower-case letters, digits, '-' and '_' (job specs name stores this way)", name)
 	}
@@ -165,10 +164,10 @@ func (s StoreConfig) validate(name string) []string {
 	case TypeOSS, TypeCOS, TypeLocal, TypeS3, TypeURLList:
 	case "":
 		add("%stype is required: %s", p, storeTypes)
-		return out
+		return sp.problems
 	default:
 		add("%stype %q is not a store type: use %s", p, s.Type, storeTypes)
-		return out
+		return sp.problems
 	}
 	// Keys of another backend are mistakes (a COS secretId in an OSS
 	// store), not something to ignore.
@@ -178,78 +177,116 @@ func (s StoreConfig) validate(name string) []string {
 			add("%s%s is not a key of %s stores (%s takes: %s)", p, l.path, s.Type, s.Type, strings.Join(keysOf(s.Type), ", "))
 		}
 	}
-	required := func(key string, v any) {
-		if reflect.ValueOf(v).IsZero() {
-			add("%s%s is required (in the file or in %s)", p, key, envName(p+key))
-		}
-	}
 	switch s.Type {
 	case TypeOSS:
-		if s.UseInternal {
-			required("internalEndpoint", s.InternalEndpoint)
-		} else {
-			required("endpoint", s.Endpoint)
-		}
-		for key, ep := range map[string]string{"endpoint": s.Endpoint, "internalEndpoint": s.InternalEndpoint} {
-			if ep != "" {
-				if msg := checkEndpoint(ep, false, s.Bucket); msg != "" {
-					add("%s%s %s", p, key, msg)
-				}
-			}
-		}
-		required("bucket", s.Bucket)
-		if s.Bucket != "" && !ossBucketPattern.MatchString(s.Bucket) {
-			add("%sbucket %q is not an OSS bucket name (3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit)", p, s.Bucket)
-		}
-		required("accessKeyId", s.AccessKeyID)
-		required("accessKeySecret", s.AccessKeySecret)
-		switch s.AuthVersion {
-		case 0, 1:
-		case 4:
-			if s.Region == "" {
-				add("%sregion is required with authVersion 4 (the region ID, e.g. cn-hangzhou)", p)
-			}
-		default:
-			add("%sauthVersion %d is not supported: use 1 or 4", p, s.AuthVersion)
-		}
-		if s.Region != "" {
-			if strings.HasPrefix(s.Region, "oss-") || !regionPattern.MatchString(s.Region) {
-				add("%sregion %q is not an OSS region ID such as cn-hangzhou (without \"oss-\")", p, s.Region)
-			}
-		}
+		s.checkOSS(sp)
 	case TypeCOS:
-		required("bucket", s.Bucket)
-		if s.Bucket != "" && !cosBucketPattern.MatchString(s.Bucket) {
-			add("%sbucket %q must be the full COS bucket name with its APPID, e.g. examplebucket-1250000000", p, s.Bucket)
-		}
-		required("region", s.Region)
-		if s.Region != "" && !regionPattern.MatchString(s.Region) {
-			add("%sregion %q is not a COS region such as ap-guangzhou", p, s.Region)
-		}
-		if s.Endpoint != "" {
-			if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
-				add("%sendpoint %s", p, msg)
-			}
-		}
-		required("secretId", s.SecretID)
-		required("secretKey", s.SecretKey)
+		s.checkCOS(sp)
 	case TypeLocal:
-		required("path", s.Path)
+		sp.required("path", s.Path)
 	case TypeS3:
-		required("bucket", s.Bucket)
-		required("region", s.Region)
-		if s.Endpoint != "" {
-			if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
-				add("%sendpoint %s", p, msg)
+		s.checkS3(sp)
+	case TypeURLList:
+		sp.required("manifest", s.Manifest)
+	}
+	s.checkCommon(sp)
+	if len(sp.problems) == 0 {
+		// The backend's own checks, in case they know more.
+		if _, err := s.Open(); err != nil {
+			add("stores.%s: %v", name, err)
+		}
+	}
+	slices.Sort(sp.problems)
+	return sp.problems
+}
+
+// storeProblems are the problems of one store, its keys named under
+// prefix ("stores.NAME.").
+type storeProblems struct {
+	prefix string
+	problems
+}
+
+// required adds a problem when the value of key is not set.
+func (sp *storeProblems) required(key string, v any) {
+	if reflect.ValueOf(v).IsZero() {
+		sp.add("%s%s is required (in the file or in %s)", sp.prefix, key, envName(sp.prefix+key))
+	}
+}
+
+func (s StoreConfig) checkOSS(sp *storeProblems) {
+	p, add, required := sp.prefix, sp.add, sp.required
+	if s.UseInternal {
+		required("internalEndpoint", s.InternalEndpoint)
+	} else {
+		required("endpoint", s.Endpoint)
+	}
+	for key, ep := range map[string]string{"endpoint": s.Endpoint, "internalEndpoint": s.InternalEndpoint} {
+		if ep != "" {
+			if msg := checkEndpoint(ep, false, s.Bucket); msg != "" {
+				add("%s%s %s", p, key, msg)
 			}
 		}
-		if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
-			add("%saccessKeyId and secretAccessKey go together (or neither, for the AWS SDK's default credential chain; the secret in %s)",
-				p, envName(p+"secretAccessKey"))
-		}
-	case TypeURLList:
-		required("manifest", s.Manifest)
 	}
+	required("bucket", s.Bucket)
+	if s.Bucket != "" && !ossBucketPattern.MatchString(s.Bucket) {
+		add("%sbucket %q is not an OSS bucket name (3 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit)", p, s.Bucket)
+	}
+	required("accessKeyId", s.AccessKeyID)
+	required("accessKeySecret", s.AccessKeySecret)
+	switch s.AuthVersion {
+	case 0, 1:
+	case 4:
+		if s.Region == "" {
+			add("%sregion is required with authVersion 4 (the region ID, e.g. cn-hangzhou)", p)
+		}
+	default:
+		add("%sauthVersion %d is not supported: use 1 or 4", p, s.AuthVersion)
+	}
+	if s.Region != "" {
+		if strings.HasPrefix(s.Region, "oss-") || !regionPattern.MatchString(s.Region) {
+			add("%sregion %q is not an OSS region ID such as cn-hangzhou (without \"oss-\")", p, s.Region)
+		}
+	}
+}
+
+func (s StoreConfig) checkCOS(sp *storeProblems) {
+	p, add, required := sp.prefix, sp.add, sp.required
+	required("bucket", s.Bucket)
+	if s.Bucket != "" && !cosBucketPattern.MatchString(s.Bucket) {
+		add("%sbucket %q must be the full COS bucket name with its APPID, e.g. examplebucket-1250000000", p, s.Bucket)
+	}
+	required("region", s.Region)
+	if s.Region != "" && !regionPattern.MatchString(s.Region) {
+		add("%sregion %q is not a COS region such as ap-guangzhou", p, s.Region)
+	}
+	if s.Endpoint != "" {
+		if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
+			add("%sendpoint %s", p, msg)
+		}
+	}
+	required("secretId", s.SecretID)
+	required("secretKey", s.SecretKey)
+}
+
+func (s StoreConfig) checkS3(sp *storeProblems) {
+	p, add, required := sp.prefix, sp.add, sp.required
+	required("bucket", s.Bucket)
+	required("region", s.Region)
+	if s.Endpoint != "" {
+		if msg := checkEndpoint(s.Endpoint, true, ""); msg != "" {
+			add("%sendpoint %s", p, msg)
+		}
+	}
+	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+		add("%saccessKeyId and secretAccessKey go together (or neither, for the AWS SDK's default credential chain; the secret in %s)",
+			p, envName(p+"secretAccessKey"))
+	}
+}
+
+// checkCommon checks the keys every type of store takes.
+func (s StoreConfig) checkCommon(sp *storeProblems) {
+	p, add := sp.prefix, sp.add
 	if s.ConnectTimeout < 0 {
 		add("%sconnectTimeout %v must not be negative", p, s.ConnectTimeout)
 	}
@@ -265,14 +302,6 @@ func (s StoreConfig) validate(name string) []string {
 			add("%s%s must not start or end with white space", p, key)
 		}
 	}
-	if len(out) == 0 {
-		// The backend's own checks, in case they know more.
-		if _, err := s.Open(); err != nil {
-			add("stores.%s: %v", name, err)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // keysOf lists the keys a store of type typ takes.

@@ -33,10 +33,32 @@ const maxPart = 5 * GiB
 // line, each naming its key. Load calls it; call it on a Config built by
 // hand.
 func (c *Config) Validate() error {
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	var p problems
+	c.Temporal.check(&p)
+	c.checkServer(&p)
+	c.Worker.check(&p)
+	c.Transfer.check(&p)
+	c.Log.check(&p)
+	for _, name := range sortedKeys(c.Stores) {
+		p = append(p, c.Stores[name].validate(name)...)
+	}
+	if len(p) == 0 {
+		if err := c.TransferOptions().Validate(); err != nil {
+			p.add("transfer: %v", err)
+		}
+	}
+	// Some checks walk maps: sort for deterministic messages.
+	slices.Sort(p)
+	return joinProblems(p)
+}
 
-	t := c.Temporal
+// problems are what Validate found wrong, one message each.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+func (t Temporal) check(p *problems) {
+	add := p.add
 	if t.Address != "" {
 		if msg := checkHostPort(t.Address); msg != "" {
 			add("temporal.address %q %s", t.Address, msg)
@@ -60,7 +82,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+}
 
+// checkServer checks the embedded server's keys and the console's.
+func (c *Config) checkServer(p *problems) {
+	add := p.add
 	if c.Server.StateDir == "" {
 		add("server.stateDir is required (%q unless you want it elsewhere)", DefaultStateDir)
 	}
@@ -103,8 +129,10 @@ func (c *Config) Validate() error {
 			add("server.postgresDSN must look like postgres://USER:PASSWORD@HOST:5432/DATABASE?sslmode=disable")
 		}
 	}
+}
 
-	w := c.Worker
+func (w Worker) check(p *problems) {
+	add := p.add
 	if w.MaxConcurrentActivities < 0 {
 		add("worker.maxConcurrentActivities %d must not be negative", w.MaxConcurrentActivities)
 	}
@@ -134,8 +162,10 @@ func (c *Config) Validate() error {
 	if w.ShutdownTimeout < 0 {
 		add("worker.shutdownTimeout %v must not be negative", w.ShutdownTimeout)
 	}
+}
 
-	x := c.Transfer
+func (x Transfer) check(p *problems) {
+	add := p.add
 	for key, v := range map[string]int64{"multipartThreshold": int64(x.MultipartThreshold), "partSize": int64(x.PartSize),
 		"memoryBudget": int64(x.MemoryBudget), "partsInFlight": int64(x.PartsInFlight), "partAttempts": int64(x.PartAttempts)} {
 		if v < 0 {
@@ -145,27 +175,18 @@ func (c *Config) Validate() error {
 	if x.PartSize > maxPart {
 		add("transfer.partSize %v is over the 5GiB part limit of OSS and COS", x.PartSize)
 	}
+}
 
-	if _, ok := parseLevel(c.Log.Level); !ok {
-		add("log.level %q is not a level: use debug, info, warn or error", c.Log.Level)
+func (l Log) check(p *problems) {
+	add := p.add
+	if _, ok := parseLevel(l.Level); !ok {
+		add("log.level %q is not a level: use debug, info, warn or error", l.Level)
 	}
-	switch strings.ToLower(c.Log.Format) {
+	switch strings.ToLower(l.Format) {
 	case "", "text", "json":
 	default:
-		add("log.format %q is not a format: use text or json", c.Log.Format)
+		add("log.format %q is not a format: use text or json", l.Format)
 	}
-
-	for _, name := range sortedKeys(c.Stores) {
-		out = append(out, c.Stores[name].validate(name)...)
-	}
-	if len(out) == 0 {
-		if err := c.TransferOptions().Validate(); err != nil {
-			add("transfer: %v", err)
-		}
-	}
-	// Some checks walk maps: sort for deterministic messages.
-	slices.Sort(out)
-	return joinProblems(out)
 }
 
 // checkHostPort returns what is wrong with a host:port address, or "".

@@ -153,15 +153,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace
-	}
-	if opts.Retention == 0 {
-		opts.Retention = DefaultRetention
-	}
-	if opts.LogLevel == "" {
-		opts.LogLevel = "warn"
-	}
+	opts = opts.withDefaults()
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded: state directory: %w", err)
 	}
@@ -174,32 +166,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if warning != "" {
 		warnings = append(warnings, warning)
 	}
-	var files *pki.Files
-	if tlsOn {
-		if opts.TLS.CertFile == "" || opts.TLS.KeyFile == "" || opts.TLS.CAFile == "" {
-			return nil, errors.New("embedded: TLS needs the server certificate, its key and the client CA together")
-		}
-		files = &pki.Files{CertFile: opts.TLS.CertFile, KeyFile: opts.TLS.KeyFile, CAFile: opts.TLS.CAFile}
-		if err := files.Load(); err != nil {
-			return nil, fmt.Errorf("embedded: %w", err)
-		}
+	files, err := loadTLS(opts)
+	if err != nil {
+		return nil, err
 	}
-	var uiLn net.Listener
-	uiLogin := false
-	if opts.UIAddress != NoUI {
-		uiHost, uiPort, err := listenAddress("UI address", opts.UIAddress, DefaultUIAddress)
-		if err != nil {
-			return nil, err
-		}
-		if uiLogin, err = UILoginRequired(uiHost, opts.UIPassword != ""); err != nil {
-			return nil, fmt.Errorf("embedded: %w", err)
-		}
-		if uiLogin && !tlsOn && !IsLoopback(uiHost) {
-			warnings = append(warnings, fmt.Sprintf("WARNING: the Web UI on %s asks for a password over plain HTTP: without server.tls, it crosses the network in clear", uiHost))
-		}
-		if uiLn, err = listenUI(uiHost, uiPort); err != nil {
-			return nil, fmt.Errorf("embedded: Web UI address %s: %w", net.JoinHostPort(uiHost, strconv.Itoa(uiPort)), err)
-		}
+	uiLn, uiLogin, uiWarning, err := openUI(opts, tlsOn)
+	if err != nil {
+		return nil, err
+	}
+	if uiWarning != "" {
+		warnings = append(warnings, uiWarning)
 	}
 	// Until the UI server takes it, the listener is ours to close.
 	started := false
@@ -220,54 +196,144 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	var persistence config.Persistence
-	if opts.PostgresDSN != "" {
-		main, vis, err := postgresConfigs(opts.PostgresDSN)
-		if err != nil {
-			return nil, err
-		}
-		if err := setupPostgres(main, "postgresql/v12/temporal", logger); err != nil {
-			return nil, err
-		}
-		if err := setupPostgres(vis, "postgresql/v12/visibility", logger); err != nil {
-			return nil, err
-		}
-		persistence = config.Persistence{
-			DefaultStore:    "default",
-			VisibilityStore: "visibility",
-			// Fixed for the life of the database.
-			NumHistoryShards: 4,
-			DataStores: map[string]config.DataStore{
-				"default":    {SQL: main},
-				"visibility": {SQL: vis},
-			},
-		}
-	} else {
-		sqlCfg, err := setupSQLite(opts)
-		if err != nil {
-			return nil, err
-		}
-		persistence = config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		}
+	persistence, err := setupPersistence(opts, logger)
+	if err != nil {
+		return nil, err
 	}
-
 	cfg, err := serverConfig(host, port, persistence)
 	if err != nil {
 		return nil, err
 	}
+	ts, internal, err := newTemporalServer(cfg, opts, files, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.Start(); err != nil {
+		return nil, fmt.Errorf("embedded: start the server: %w", err)
+	}
+	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace, internal: internal, warnings: warnings}
+	if err := s.waitReady(ctx, opts); err != nil {
+		_ = ts.Stop()
+		return nil, err
+	}
+	if uiLn != nil {
+		var gate *login
+		if uiLogin {
+			gate = &login{user: cmp.Or(opts.UIUser, DefaultUIUser), secret: opts.UIPassword}
+		}
+		if err := s.startUI(uiLn, gate, files); err != nil {
+			_ = ts.Stop()
+			return nil, err
+		}
+		started = true
+	}
+	return s, nil
+}
+
+// withDefaults fills the options left empty.
+func (opts Options) withDefaults() Options {
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
+	}
+	return opts
+}
+
+// loadTLS reads the server's certificate files, when TLS is on (nil
+// otherwise).
+func loadTLS(opts Options) (*pki.Files, error) {
+	if !opts.TLS.Enabled() {
+		return nil, nil
+	}
+	if opts.TLS.CertFile == "" || opts.TLS.KeyFile == "" || opts.TLS.CAFile == "" {
+		return nil, errors.New("embedded: TLS needs the server certificate, its key and the client CA together")
+	}
+	files := &pki.Files{CertFile: opts.TLS.CertFile, KeyFile: opts.TLS.KeyFile, CAFile: opts.TLS.CAFile}
+	if err := files.Load(); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	return files, nil
+}
+
+// openUI listens on the Web UI's address, unless there is to be no UI
+// (nil listener); login tells whether the UI asks for a password, warning
+// what to tell about it.
+func openUI(opts Options, tlsOn bool) (ln net.Listener, login bool, warning string, err error) {
+	if opts.UIAddress == NoUI {
+		return nil, false, "", nil
+	}
+	uiHost, uiPort, err := listenAddress("UI address", opts.UIAddress, DefaultUIAddress)
+	if err != nil {
+		return nil, false, "", err
+	}
+	if login, err = UILoginRequired(uiHost, opts.UIPassword != ""); err != nil {
+		return nil, false, "", fmt.Errorf("embedded: %w", err)
+	}
+	if login && !tlsOn && !IsLoopback(uiHost) {
+		warning = fmt.Sprintf("WARNING: the Web UI on %s asks for a password over plain HTTP: without server.tls, it crosses the network in clear", uiHost)
+	}
+	if ln, err = listenUI(uiHost, uiPort); err != nil {
+		return nil, false, "", fmt.Errorf("embedded: Web UI address %s: %w", net.JoinHostPort(uiHost, strconv.Itoa(uiPort)), err)
+	}
+	return ln, login, warning, nil
+}
+
+// setupPersistence sets up the server's databases, PostgreSQL or a SQLite
+// file, with their schemas.
+func setupPersistence(opts Options, logger log.Logger) (config.Persistence, error) {
+	if opts.PostgresDSN == "" {
+		sqlCfg, err := setupSQLite(opts)
+		if err != nil {
+			return config.Persistence{}, err
+		}
+		return config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		}, nil
+	}
+	main, vis, err := postgresConfigs(opts.PostgresDSN)
+	if err != nil {
+		return config.Persistence{}, err
+	}
+	if err := setupPostgres(main, "postgresql/v12/temporal", logger); err != nil {
+		return config.Persistence{}, err
+	}
+	if err := setupPostgres(vis, "postgresql/v12/visibility", logger); err != nil {
+		return config.Persistence{}, err
+	}
+	return config.Persistence{
+		DefaultStore:    "default",
+		VisibilityStore: "visibility",
+		// Fixed for the life of the database.
+		NumHistoryShards: 4,
+		DataStores: map[string]config.DataStore{
+			"default":    {SQL: main},
+			"visibility": {SQL: vis},
+		},
+	}, nil
+}
+
+// newTemporalServer makes the Temporal server of cfg: with TLS, its
+// certificates, the authorizer of roles and the claim mapper; without,
+// no authorization.
+func newTemporalServer(cfg *config.Config, opts Options, files *pki.Files, logger log.Logger) (temporal.Server, *internalPKI, error) {
 	var (
 		authz      = authorization.NewNoopAuthorizer()
 		mapper     = authorization.NewNoopClaimMapper()
 		internal   *internalPKI
 		serverOpts []temporal.ServerOption
 	)
-	if tlsOn {
+	if files != nil {
+		var err error
 		if internal, err = newInternalPKI(); err != nil {
-			return nil, fmt.Errorf("embedded: internal certificates: %w", err)
+			return nil, nil, fmt.Errorf("embedded: internal certificates: %w", err)
 		}
 		files.OnReload = func(err error) {
 			if err != nil {
@@ -303,28 +369,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}),
 	)...)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: create the server: %w", err)
+		return nil, nil, fmt.Errorf("embedded: create the server: %w", err)
 	}
-	if err := ts.Start(); err != nil {
-		return nil, fmt.Errorf("embedded: start the server: %w", err)
-	}
-	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace, internal: internal, warnings: warnings}
-	if err := s.waitReady(ctx, opts); err != nil {
-		_ = ts.Stop()
-		return nil, err
-	}
-	if uiLn != nil {
-		var gate *login
-		if uiLogin {
-			gate = &login{user: cmp.Or(opts.UIUser, DefaultUIUser), secret: opts.UIPassword}
-		}
-		if err := s.startUI(uiLn, gate, files); err != nil {
-			_ = ts.Stop()
-			return nil, err
-		}
-		started = true
-	}
-	return s, nil
+	return ts, internal, nil
 }
 
 // setupSQLite creates the database file with its schema if missing, and the

@@ -19,8 +19,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/histories"
 	"github.com/bucketferry/bucketferry/migration"
-	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // buildStarter builds the starter command into dir, so that the tests run
@@ -356,7 +356,7 @@ func TestPauseResume(t *testing.T) {
 	}
 	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
 		dir := filepath.Join("..", "workflows", "testdata")
-		if err := workflows.RecordHistories(context.Background(), h.c, dir, "job-pause", "job-pause/shard-00000"); err != nil {
+		if err := histories.Record(context.Background(), h.c, dir, "job-pause", "job-pause/shard-00000"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/histories"
 	"github.com/bucketferry/bucketferry/migration"
-	"github.com/bucketferry/bucketferry/workflows"
 )
 
 const mib = 1 << 20
@@ -67,7 +67,7 @@ func TestJobCopiesEverythingVerified(t *testing.T) {
 
 	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
 		dir := filepath.Join("..", "workflows", "testdata")
-		if err := workflows.RecordHistories(context.Background(), h.c, dir, "job-full", "job-full/shard-00000"); err != nil {
+		if err := histories.Record(context.Background(), h.c, dir, "job-full", "job-full/shard-00000"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/bucketferry/bucketferry/emulator"
+	"github.com/bucketferry/bucketferry/internal/histories"
 	"github.com/bucketferry/bucketferry/migration"
-	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // outageSpec is a job whose whole retry budget before outages were waited
@@ -179,7 +179,7 @@ func TestSourceGetsFailThenHeal(t *testing.T) {
 	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") == "1" {
 		// A job that heard stall signals, for the replay tests.
 		dir := filepath.Join("..", "workflows", "testdata")
-		if err := workflows.RecordHistories(context.Background(), h.c, dir, id); err != nil {
+		if err := histories.Record(context.Background(), h.c, dir, id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,9 +17,9 @@ import (
 
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/fleet"
+	"github.com/bucketferry/bucketferry/internal/histories"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/runner"
-	"github.com/bucketferry/bucketferry/workflows"
 )
 
 // startNamedWorker runs a worker with its own identity and at most slots
@@ -340,7 +340,7 @@ func (h *harness) recordHistories(t *testing.T, ids ...string) {
 	if os.Getenv("BUCKETFERRY_RECORD_HISTORIES") != "1" {
 		return
 	}
-	if err := workflows.RecordHistories(context.Background(), h.c, filepath.Join("..", "workflows", "testdata"), ids...); err != nil {
+	if err := histories.Record(context.Background(), h.c, filepath.Join("..", "workflows", "testdata"), ids...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,18 +3,17 @@ package jobclient
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 
-	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/keyspace"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/verify"
 )
 
-// dryRunJobID names the dry run to the planner, which only uses it in the
-// default failure-log location (never written).
+// dryRunJobID is the job id the dry run's spec takes its defaults with; it
+// only shows in the default failure-log location (never written).
 const dryRunJobID = "dry-run"
 
 // Scope is a job's stores and key mapping, resolved from the configuration.
@@ -67,7 +66,7 @@ type ShardPlan struct {
 	CopyBytes int64           `json:"copyBytes"`
 }
 
-// DryRun plans the job with the planner the workers run and lists each
+// DryRun plans the job with the planner the workers run (keyspace) and lists each
 // shard, comparing with the destination when compare is set; it returns
 // the spec with defaults applied and the shards' figures. It writes
 // nothing anywhere.
@@ -77,13 +76,15 @@ func DryRun(ctx context.Context, spec migration.JobSpec, cfg *config.Config, com
 	if err != nil {
 		return full, nil, err
 	}
-	a := &activities.Activities{Stores: cfg, Logger: slog.New(slog.DiscardHandler)}
-	res, err := a.Plan(ctx, migration.PlanInput{JobID: dryRunJobID, Spec: spec})
+	if err := spec.Validate(); err != nil {
+		return full, nil, fmt.Errorf("plan: invalid job spec: %w", err)
+	}
+	shards, _, err := keyspace.Plan(ctx, sc.src, keyspace.Options{Prefix: full.Source.Prefix, PageSize: full.PageSize, Target: full.Shards})
 	if err != nil {
 		return full, nil, fmt.Errorf("plan: %w", err)
 	}
-	plans := make([]ShardPlan, 0, len(res.Shards))
-	for _, sh := range res.Shards {
+	plans := make([]ShardPlan, 0, len(shards))
+	for _, sh := range shards {
 		o := sc.Options(workers)
 		o.After, o.Before = sh.After, sh.Before
 		p := ShardPlan{Shard: sh}

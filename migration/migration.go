@@ -71,6 +71,20 @@ const (
 	Changed ConflictPolicy = "changed"
 )
 
+// ReadsDestination reports whether the policy looks at the destination
+// object before it copies: the stores it needs listed and the requests a
+// first attempt makes follow from it.
+func (p ConflictPolicy) ReadsDestination() bool {
+	return p == Skip || p == SkipIdentical || p == Changed
+}
+
+// SkipsExisting reports whether the policy leaves an existing destination
+// object (any, or an identical one) in place by itself, without comparing
+// times: a retried attempt then needs no check of what an earlier one wrote.
+func (p ConflictPolicy) SkipsExisting() bool {
+	return p == Skip || p == SkipIdentical
+}
+
 // Filters narrow the objects of a job beyond the source prefix.
 type Filters struct {
 	// Include, when not empty, keeps only keys matching one of the patterns;

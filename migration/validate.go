@@ -12,10 +12,8 @@ import (
 // negative"), joined into one error. It is pure, so a workflow may call it.
 // Zero values are valid: WithDefaults fills them.
 func (s JobSpec) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("spec.%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	var errs specErrors
+	bad := errs.bad
 
 	if s.Source.Store == "" {
 		bad("source.store", "required")
@@ -35,6 +33,35 @@ func (s JobSpec) Validate() error {
 		bad("conflict", "%q is not one of %q, %q, %q, %q", s.Conflict, Overwrite, Skip, SkipIdentical, Changed)
 	}
 	errs = append(errs, s.validateArchive()...)
+	s.validateFilters(&errs)
+	if s.FailureLog != nil && s.FailureLog.Store == "" {
+		bad("failureLog.store", "required when failureLog is set")
+	}
+	for k, v := range s.ClassMap {
+		if k == "" || v == "" {
+			bad("classMap", "empty class name in %q: %q", k, v)
+		}
+	}
+	s.validateNumbers(&errs)
+	if err, ok := s.Limits.Validate().(interface{ Unwrap() []error }); ok {
+		for _, e := range err.Unwrap() {
+			errs = append(errs, fmt.Errorf("spec.limits.%w", e))
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+// specErrors are what is wrong with a spec, each naming its field.
+type specErrors []error
+
+func (e *specErrors) bad(field, format string, args ...any) {
+	*e = append(*e, fmt.Errorf("spec.%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// validateFilters checks the globs and the manifest.
+func (s JobSpec) validateFilters(errs *specErrors) {
+	bad := errs.bad
 	for i, p := range s.Filters.Include {
 		if _, err := compileGlob(p); err != nil {
 			bad(fmt.Sprintf("filters.include[%d]", i), "%v", err)
@@ -62,15 +89,11 @@ func (s JobSpec) Validate() error {
 			bad("filters.manifest.format", "%q is not \"\" or %q", m.Format, ManifestFailures)
 		}
 	}
-	if s.FailureLog != nil && s.FailureLog.Store == "" {
-		bad("failureLog.store", "required when failureLog is set")
-	}
-	for k, v := range s.ClassMap {
-		if k == "" || v == "" {
-			bad("classMap", "empty class name in %q: %q", k, v)
-		}
-	}
+}
 
+// validateNumbers checks the sizes, counts and durations.
+func (s JobSpec) validateNumbers(errs *specErrors) {
+	bad := errs.bad
 	nonNegative := func(field string, v int64) bool {
 		if v < 0 {
 			bad(field, "must not be negative")
@@ -95,11 +118,4 @@ func (s JobSpec) Validate() error {
 			bad("outageMaxBackoff", "%q is not a duration from 10ms to 1h", s.OutageMaxBackoff)
 		}
 	}
-	if err, ok := s.Limits.Validate().(interface{ Unwrap() []error }); ok {
-		for _, e := range err.Unwrap() {
-			errs = append(errs, fmt.Errorf("spec.limits.%w", e))
-		}
-	}
-
-	return errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/bucketferry/bucketferry/config"
 	"github.com/bucketferry/bucketferry/fleet"
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/pacing"
 	"github.com/bucketferry/bucketferry/transfer"
 	"github.com/bucketferry/bucketferry/workflows"
 )
@@ -43,7 +44,7 @@ func NewWorker(c client.Client, cfg *config.Config, logger *slog.Logger) (worker
 	w := worker.New(c, migration.TaskQueue, cfg.WorkerOptions())
 	workflows.Register(w)
 	activities.Register(w, &activities.Activities{Stores: cfg, Copier: copier, Logger: logger,
-		Limits:               activities.TemporalLimits{Client: c},
+		Limits:               pacing.Temporal{Client: c},
 		Signaler:             c,
 		MaxRequestsPerSecond: cfg.Worker.MaxRequestsPerSecond,
 		MaxBytesPerSecond:    int64(cfg.Worker.MaxBytesPerSecond),

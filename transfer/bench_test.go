@@ -8,6 +8,7 @@ import (
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/storage"
 	"github.com/bucketferry/bucketferry/transfer"
+	"golang.org/x/sync/errgroup"
 )
 
 // BenchmarkCopyLarge copies one 1 GiB object from the OSS emulator to the COS
@@ -51,10 +52,16 @@ func BenchmarkCopySmall(b *testing.B) {
 	b.ResetTimer()
 	total := 0
 	for b.Loop() {
-		for _, r := range c.CopyBatch(context.Background(), transfer.Batch{Src: e.src, Dst: e.dst, Objects: objs, Workers: 64}) {
-			if r.Err != nil {
-				b.Fatal(r.Err)
-			}
+		var g errgroup.Group
+		g.SetLimit(64)
+		for _, obj := range objs {
+			g.Go(func() error {
+				_, err := c.Copy(context.Background(), transfer.Request{Src: e.src, SrcKey: obj.Key, Dst: e.dst, Listed: &obj})
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
 		}
 		total += n
 	}

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -420,8 +420,8 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 		}
 	}
 	report()
-	var read, written atomic.Int64
-	err = c.runParts(ctx, req, head, u, parts, 0, len(parts), &read, &written, func(i int, st partState) {
+	up := &upload{c: c, req: req, head: head, Upload: u}
+	err = up.run(ctx, parts, 0, len(parts), func(i int, st partState) {
 		mu.Lock()
 		defer mu.Unlock()
 		parts[i] = st
@@ -429,13 +429,13 @@ func (c *Copier) copyMultipart(ctx context.Context, req Request, head storage.Ob
 		doneBytes += st.size
 		report()
 	})
-	out.BytesRead, out.BytesWritten = read.Load(), written.Load()
+	out.BytesRead, out.BytesWritten = up.read.Load(), up.written.Load()
 	if err != nil {
 		// The upload is kept so that a retry resumes it from the checkpoint.
 		return out, err
 	}
-	res, err := c.finish(ctx, req, head, u, parts, &read)
-	out.BytesRead = read.Load()
+	res, err := c.finish(ctx, req, head, u, parts, &up.read)
+	out.BytesRead = up.read.Load()
 	out.ETag, out.CRC64 = res.ETag, res.CRC64
 	out.DestinationOnly, out.Checked = res.DestinationOnly, res.Checked
 	return out, err
@@ -491,8 +491,8 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 	}
 	reuseParts(parts, listed, req.Dst.Limits().Preferred())
 	var mu sync.Mutex
-	var read, written atomic.Int64
-	err = c.runParts(ctx, req, head, u, parts, from, to, &read, &written, func(i int, st partState) {
+	up := &upload{c: c, req: req, head: head, Upload: u}
+	err = up.run(ctx, parts, from, to, func(i int, st partState) {
 		mu.Lock()
 		defer mu.Unlock()
 		parts[i] = st
@@ -500,7 +500,7 @@ func (c *Copier) CopyParts(ctx context.Context, req Request, u Upload, from, to 
 			req.Progress(Progress{Checkpoint: u.Checkpoint, PartsTotal: u.Parts})
 		}
 	})
-	out.BytesRead, out.BytesWritten = read.Load(), written.Load()
+	out.BytesRead, out.BytesWritten = up.read.Load(), up.written.Load()
 	if err != nil {
 		return out, err
 	}
@@ -599,34 +599,33 @@ func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo
 	return u, parts, reused, nil
 }
 
-// runParts uploads the parts of [from, to) not done, PartsInFlight at
-// once, calling done after each; the first failure stops the others.
-func (c *Copier) runParts(ctx context.Context, req Request, head storage.ObjectInfo, u Upload, parts []partState, from, to int,
-	read, written *atomic.Int64, done func(int, partState)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, min(c.opts.PartsInFlight, to-from)))
+// upload is one multipart copy's parts in flight: what each part's copy
+// needs, and the bytes they moved (retries included).
+type upload struct {
+	c    *Copier
+	req  Request
+	head storage.ObjectInfo // the source version the upload copies
+	Upload
+	read, written atomic.Int64
+}
+
+// run uploads the parts of [from, to) not done, PartsInFlight at once,
+// calling done after each; the first failure stops the others.
+func (up *upload) run(ctx context.Context, parts []partState, from, to int, done func(int, partState)) error {
+	var todo []int
 	for i := from; i < to; i++ {
-		if parts[i].done {
-			continue
+		if !parts[i].done {
+			todo = append(todo, i)
 		}
-		if gctx.Err() != nil {
-			break
+	}
+	return pool.Each(ctx, min(up.c.opts.PartsInFlight, to-from), todo, func(ctx context.Context, i int) error {
+		st, err := up.copyPart(ctx, i, parts[i].size)
+		if err != nil {
+			return err
 		}
-		g.Go(func() error {
-			st, err := c.copyPart(gctx, req, head, u.UploadID, i, u.PartSize, parts[i].size, read, written)
-			if err != nil {
-				return err
-			}
-			done(i, st)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return ctx.Err()
+		done(i, st)
+		return nil
+	})
 }
 
 // finish completes the upload of every part and verifies the object. A
@@ -831,13 +830,14 @@ func (c *Copier) readCRC(ctx context.Context, req Request, head storage.ObjectIn
 	return hr.sum(), nil
 }
 
-// copyPart streams one part: a ranged GET of the source piped, CRC64
-// computed on the way, into the part's upload. Nothing is buffered beyond
-// the HTTP stacks' own small buffers, so reading and uploading overlap and
-// memory does not grow with the part size; a failed attempt reads the
-// range again. The memory budget still bounds how many parts of all copies
-// are in flight (as many as buffered parts would have fitted).
-func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, partSize, size int64, read, written *atomic.Int64) (partState, error) {
+// copyPart streams part i (size bytes): a ranged GET of the source piped,
+// CRC64 computed on the way, into the part's upload. Nothing is buffered
+// beyond the HTTP stacks' own small buffers, so reading and uploading
+// overlap and memory does not grow with the part size; a failed attempt
+// reads the range again. The memory budget still bounds how many parts of
+// all copies are in flight (as many as buffered parts would have fitted).
+func (up *upload) copyPart(ctx context.Context, i int, size int64) (partState, error) {
+	c := up.c
 	if err := c.budget.Acquire(ctx, min(size, c.opts.MemoryBudget)); err != nil {
 		return partState{}, err
 	}
@@ -850,7 +850,7 @@ func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectI
 				return partState{}, err
 			}
 		}
-		st, err := c.streamPart(ctx, req, head, uploadID, i, int64(i)*partSize, size, read, written)
+		st, err := up.streamPart(ctx, i, size)
 		if err == nil {
 			return st, nil
 		}
@@ -862,21 +862,22 @@ func (c *Copier) copyPart(ctx context.Context, req Request, head storage.ObjectI
 	return partState{}, fmt.Errorf("part %d after %d attempts: %w", i+1, c.opts.PartAttempts, lastErr)
 }
 
-// streamPart makes one attempt at a part.
-func (c *Copier) streamPart(ctx context.Context, req Request, head storage.ObjectInfo, uploadID string, i int, off, size int64, read, written *atomic.Int64) (partState, error) {
+// streamPart makes one attempt at part i.
+func (up *upload) streamPart(ctx context.Context, i int, size int64) (partState, error) {
+	req, off := up.req, int64(i)*up.PartSize
 	body, info, err := req.Src.Get(ctx, req.SrcKey, storage.Range{Offset: off, Length: size})
 	if err != nil {
 		return partState{}, err
 	}
 	defer body.Close()
-	if err := sameVersion(req, head, info); err != nil {
+	if err := sameVersion(req, up.head, info); err != nil {
 		return partState{}, err
 	}
-	dstAlg, srcAlg := req.Dst.Limits().Preferred(), multipartSourceAlg(head)
+	dstAlg, srcAlg := req.Dst.Limits().Preferred(), multipartSourceAlg(up.head)
 	pr := &partReader{hashingReader: newHashingReader(body, dstAlg, srcAlg), want: size}
-	p, err := req.Dst.UploadPart(ctx, req.DstKey, uploadID, i+1, pr, size)
-	read.Add(pr.n)
-	written.Add(pr.n)
+	p, err := req.Dst.UploadPart(ctx, req.DstKey, up.UploadID, i+1, pr, size)
+	up.read.Add(pr.n)
+	up.written.Add(pr.n)
 	if pr.err != nil {
 		// The source broke off: that, not the upload it cut short, is the
 		// failure.
@@ -890,11 +891,18 @@ func (c *Copier) streamPart(ctx context.Context, req Request, head storage.Objec
 		return partState{}, &storage.Error{Kind: storage.KindTransient, Store: req.Src.Name(), Op: "get", Key: req.SrcKey,
 			Err: fmt.Errorf("read %d of the %d bytes at %d", pr.n, size, off)}
 	}
+	return up.checkPart(i, p, pr, dstAlg, srcAlg)
+}
+
+// checkPart compares what the destination says it stored of part i with
+// the checksums of the data sent, and records the part.
+func (up *upload) checkPart(i int, p storage.Part, pr *partReader, dstAlg, srcAlg storage.Algorithm) (partState, error) {
+	req := up.req
 	if p.HasCRC64 && p.CRC64 != pr.sum() {
 		return partState{}, &storage.Error{Kind: storage.KindCorrupt, Store: req.Dst.Name(), Op: "upload part", Key: req.DstKey,
 			Err: fmt.Errorf("part %d: destination CRC64 %d differs from the data's %d", i+1, p.CRC64, pr.sum())}
 	}
-	st := partState{size: size, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}
+	st := partState{size: pr.want, crc: pr.sum(), hasCRC: true, etag: p.ETag, done: true}
 	if srcAlg != "" {
 		st.ssum, st.hasSsum = pr.uintValue(srcAlg)
 	}

@@ -502,33 +502,6 @@ func TestMultipartMemoryIsBounded(t *testing.T) {
 	}
 }
 
-func TestCopyBatchReportsEachObject(t *testing.T) {
-	e := newEnv(t, "")
-	var objs []storage.ObjectInfo
-	for i := range 50 {
-		key := fmt.Sprintf("batch/%02d", i)
-		e.seed(t, key, int64(i*100), emulator.Meta{})
-		objs = append(objs, storage.ObjectInfo{Key: key, Size: int64(i * 100)})
-	}
-	objs = append(objs, storage.ObjectInfo{Key: "batch/missing", Size: 5})
-	c, _ := transfer.New(transfer.Options{})
-	var done atomic.Int64
-	results := c.CopyBatch(context.Background(), transfer.Batch{Src: e.src, Dst: e.dst, Objects: objs, Workers: 8,
-		Done: func(transfer.ObjectResult) { done.Add(1) }})
-	if len(results) != len(objs) || done.Load() != int64(len(objs)) {
-		t.Fatalf("%d results, %d callbacks for %d objects", len(results), done.Load(), len(objs))
-	}
-	for i, r := range results[:50] {
-		if r.Err != nil || r.Key != objs[i].Key {
-			t.Fatalf("result %d: %+v", i, r)
-		}
-		e.checkCopied(t, r.Key, r.Result)
-	}
-	if last := results[50]; !storage.IsNotFound(last.Err) {
-		t.Errorf("missing object: err = %v, want not found", last.Err)
-	}
-}
-
 // TestPartsSpreadOverCallsResume: an upload begun by BeginMultipart is
 // filled by CopyParts calls over runs of its parts (as activities on
 // several workers do); a call over parts already uploaded sends nothing

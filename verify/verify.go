@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -225,15 +226,12 @@ func Run(ctx context.Context, o Options, emit func(Diff) error) (Report, error) 
 	if empty {
 		return rep, nil
 	}
-	src := newLister(o.Source, "source", o.SourcePrefix, o.After, o.Before, o.PageSize, o.Match)
-	dst := newLister(o.Destination, "destination", o.DestPrefix, dAfter, dBefore, o.PageSize, func(k string) bool {
-		for _, p := range o.IgnoreDest {
-			if strings.HasPrefix(k, p) {
-				return false
-			}
-		}
-		return o.Match(o.SourcePrefix + strings.TrimPrefix(k, o.DestPrefix))
-	})
+	m := &merge{
+		src: side{l: newLister(o.Source, "source", o.SourcePrefix, o.After, o.Before, o.PageSize, o.Match),
+			prefix: o.SourcePrefix, objects: &rep.SourceObjects, bytes: &rep.SourceBytes},
+		dst: side{l: newLister(o.Destination, "destination", o.DestPrefix, dAfter, dBefore, o.PageSize, o.keepDest),
+			prefix: o.DestPrefix, objects: &rep.DestObjects, bytes: &rep.DestBytes},
+	}
 	c := &comparer{o: o}
 
 	// A batch of merged keys is compared (HEADs in parallel), then emitted
@@ -254,49 +252,16 @@ func Run(ctx context.Context, o Options, emit func(Diff) error) (Report, error) 
 		batch = batch[:0]
 		return nil
 	}
-	s, sok, err := src.next(ctx)
-	if err != nil {
+	if err := m.start(ctx); err != nil {
 		return rep, err
 	}
-	d, dok, err := dst.next(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for sok || dok {
-		p := &pair{}
-		var sRel, dRel string
-		if sok {
-			sRel = strings.TrimPrefix(s.Key, o.SourcePrefix)
+	for {
+		p, err := m.next(ctx)
+		if err != nil {
+			return rep, err
 		}
-		if dok {
-			dRel = strings.TrimPrefix(d.Key, o.DestPrefix)
-		}
-		switch {
-		case sok && (!dok || sRel < dRel):
-			p.src = &s
-		case dok && (!sok || dRel < sRel):
-			p.dst = &d
-		default:
-			p.src, p.dst = &s, &d
-		}
-		// Copies: s and d are reused by the next reads.
-		if p.src != nil {
-			cp := *p.src
-			p.src = &cp
-			rep.SourceObjects++
-			rep.SourceBytes += cp.Size
-			if s, sok, err = src.next(ctx); err != nil {
-				return rep, err
-			}
-		}
-		if p.dst != nil {
-			cp := *p.dst
-			p.dst = &cp
-			rep.DestObjects++
-			rep.DestBytes += cp.Size
-			if d, dok, err = dst.next(ctx); err != nil {
-				return rep, err
-			}
+		if p == nil {
+			break
 		}
 		c.first(p)
 		batch = append(batch, p)
@@ -310,6 +275,79 @@ func Run(ctx context.Context, o Options, emit func(Diff) error) (Report, error) 
 		return rep, err
 	}
 	return rep, nil
+}
+
+// keepDest tells the destination keys the scope holds: the ones not
+// ignored whose source keys the filters keep.
+func (o Options) keepDest(k string) bool {
+	for _, p := range o.IgnoreDest {
+		if strings.HasPrefix(k, p) {
+			return false
+		}
+	}
+	return o.Match(o.SourcePrefix + strings.TrimPrefix(k, o.DestPrefix))
+}
+
+// merge walks the two sorted listings side by side, pairing the keys that
+// are the same below their prefixes.
+type merge struct {
+	src, dst side
+}
+
+// side is one listing of a merge and the counts of what it listed.
+type side struct {
+	l              *lister
+	prefix         string
+	cur            storage.ObjectInfo // the next object, when ok
+	ok             bool
+	objects, bytes *int64
+}
+
+func (s *side) read(ctx context.Context) error {
+	var err error
+	s.cur, s.ok, err = s.l.next(ctx)
+	return err
+}
+
+// take counts the current object and returns a copy of it (cur is reused
+// by the next read), reading the next.
+func (s *side) take(ctx context.Context) (*storage.ObjectInfo, error) {
+	cp := s.cur
+	*s.objects++
+	*s.bytes += cp.Size
+	return &cp, s.read(ctx)
+}
+
+func (s *side) rel() string { return strings.TrimPrefix(s.cur.Key, s.prefix) }
+
+func (m *merge) start(ctx context.Context) error {
+	if err := m.src.read(ctx); err != nil {
+		return err
+	}
+	return m.dst.read(ctx)
+}
+
+// next returns the next pair, or nil once both listings are done.
+func (m *merge) next(ctx context.Context) (*pair, error) {
+	s, d := &m.src, &m.dst
+	if !s.ok && !d.ok {
+		return nil, nil
+	}
+	takeSrc := s.ok && (!d.ok || s.rel() <= d.rel())
+	takeDst := d.ok && (!s.ok || d.rel() <= s.rel())
+	p := &pair{}
+	var err error
+	if takeSrc {
+		if p.src, err = s.take(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if takeDst {
+		if p.dst, err = d.take(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // mapRange maps the exclusive source bounds to destination bounds; empty
@@ -414,47 +452,13 @@ func families(sums []storage.Checksum) string {
 
 // resolve makes the requests the pairs of a batch need, Workers at a time.
 func (c *comparer) resolve(ctx context.Context, batch []*pair) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *pair)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for range c.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				if err := c.check(ctx, p); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
+	var todo []*pair
 	for _, p := range batch {
-		if !p.todo {
-			continue
-		}
-		select {
-		case work <- p:
-		case <-ctx.Done():
-			break feed
+		if p.todo {
+			todo = append(todo, p)
 		}
 	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return pool.Each(ctx, c.o.Workers, todo, c.check)
 }
 
 // check settles one pair of equal sizes that the listings did not: HEAD

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bucketferry/bucketferry/internal/histories"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -17,7 +18,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays the histories recorded from real runs
-// (workflows/testdata/*.json, written by RecordHistories, and gzipped
+// (workflows/testdata/*.json, written by histories.Record, and gzipped
 // copies of long ones) against the current workflow code: a change that
 // would break running jobs fails here with a nondeterminism error.
 // Re-record after an intended, versioned change.
@@ -32,12 +33,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	files := append(plain, gzipped...)
 	if len(files) == 0 {
-		t.Fatal("no recorded histories under workflows/testdata: record a job's and a shard's with RecordHistories")
+		t.Fatal("no recorded histories under workflows/testdata: record a job's and a shard's with histories.Record")
 	}
 	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			id, err := HistoryWorkflowID(file)
+			id, err := histories.WorkflowID(file)
 			if err != nil {
 				t.Fatal(err)
 			}

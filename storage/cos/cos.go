@@ -269,7 +269,7 @@ func (s *Store) putHeaders(op, key string, meta storage.Metadata) (*cossdk.Objec
 		}
 	}
 	if meta.StorageClass != "" {
-		h.XCosStorageClass = storage.COSClass(meta.StorageClass)
+		h.XCosStorageClass = className(meta.StorageClass)
 	}
 	if len(meta.User) > 0 {
 		user := make(http.Header, len(meta.User))
@@ -310,7 +310,7 @@ func info(key string, h http.Header, size int64) storage.ObjectInfo {
 		}
 	}
 	m := storage.MetadataFromHeader(h, metaPrefix)
-	m.StorageClass = storage.ClassFromCOS(h.Get(classHeader))
+	m.StorageClass = neutralClass(h.Get(classHeader))
 	oi.Meta = m
 	oi.Restored = strings.Contains(h.Get("x-cos-restore"), `ongoing-request="false"`)
 	return oi
@@ -397,7 +397,7 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 			break
 		}
 		oi := storage.ObjectInfo{Key: key, Size: o.Size, ETag: strings.Trim(o.ETag, `"`),
-			Meta: storage.Metadata{StorageClass: storage.ClassFromCOS(o.StorageClass)}}
+			Meta: storage.Metadata{StorageClass: neutralClass(o.StorageClass)}}
 		if t, err := time.Parse(time.RFC3339, o.LastModified); err == nil {
 			oi.LastModified = t
 		}

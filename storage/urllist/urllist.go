@@ -36,8 +36,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/bucketferry/bucketferry/internal/pool"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -446,19 +445,17 @@ func (s *Store) List(ctx context.Context, opts storage.ListOptions) (storage.Pag
 		}
 		picked = append(picked, e)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(headsInFlight)
+	var unsized []*entry
 	for _, e := range picked {
-		if e.size >= 0 {
-			continue
+		if e.size < 0 {
+			unsized = append(unsized, e)
 		}
-		g.Go(func() error {
-			s.headSize(gctx, e)
-			return nil
-		})
 	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
+	err := pool.Each(ctx, headsInFlight, unsized, func(ctx context.Context, e *entry) error {
+		s.headSize(ctx, e)
+		return nil
+	})
+	if err != nil {
 		return storage.Page{}, err
 	}
 	page := storage.Page{Done: done}

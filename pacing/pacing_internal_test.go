@@ -1,4 +1,4 @@
-package activities
+package pacing
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func (f *fakeStore) Get(context.Context, string, storage.Range) (io.ReadCloser, 
 	return io.NopCloser(bytes.NewReader(f.body)), storage.ObjectInfo{Size: int64(len(f.body))}, nil
 }
 
-// fakeSource is a LimitSource whose answers the test changes.
+// fakeSource is a Source whose answers the test changes.
 type fakeSource struct {
 	mu       sync.Mutex
 	limits   migration.Limits
@@ -60,10 +60,10 @@ func (s *fakeSource) JobPacing(context.Context, string) (migration.Pacing, error
 // runJobActivity starts one activity of "job" on a worker whose job
 // answers limits and inFlight, and returns the source, the worker's
 // activities, the activity's context and the job's limiter.
-func runJobActivity(t *testing.T, limits migration.Limits, inFlight int) (*fakeSource, *Activities, context.Context, *jobLimiter) {
+func runJobActivity(t *testing.T, limits migration.Limits, inFlight int) (*fakeSource, *Set, context.Context, *jobLimiter) {
 	t.Helper()
 	src := &fakeSource{limits: limits, inFlight: inFlight}
-	a := &Activities{Limits: src}
+	a := &Set{Source: src}
 	ctx, release := a.throttle(context.Background(), "job", migration.Limits{})
 	t.Cleanup(release)
 	return src, a, ctx, throttleOf(ctx).job
@@ -112,7 +112,7 @@ func within(got, want, tolerance float64) bool {
 func TestThrottleSharesTheJobLimit(t *testing.T) {
 	onFakeClock(t, func(t *testing.T) {
 		src := &fakeSource{limits: migration.Limits{QPS: 300}, inFlight: 3}
-		a := &Activities{Limits: src}
+		a := &Set{Source: src}
 		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 1}) // the job's answer wins
 		defer release()
 		st := limitedStore{&fakeStore{}}
@@ -217,7 +217,7 @@ func TestThrottlePartFollowsActivities(t *testing.T) {
 // TestThrottlePacesBodyBytes: a GET's body is read at the bandwidth share.
 func TestThrottlePacesBodyBytes(t *testing.T) {
 	onFakeClock(t, func(t *testing.T) {
-		a := &Activities{} // no source: the spec's limits, one worker
+		a := &Set{} // no source: the spec's limits, one worker
 		ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 4 << 20})
 		defer release()
 		st := limitedStore{&fakeStore{body: make([]byte, 2<<20)}}
@@ -263,7 +263,7 @@ func (h *hashingStore) Get(context.Context, string, storage.Range) (io.ReadClose
 // reader's running CRC64, so the copy does not hash the bytes again; a
 // reader without one stays without.
 func TestLimitedReaderKeepsCRC64(t *testing.T) {
-	a := &Activities{}
+	a := &Set{}
 	ctx, release := a.throttle(context.Background(), "job", migration.Limits{BandwidthBytesPerSecond: 1 << 30})
 	defer release()
 	body := bytes.Repeat([]byte("bucketferry"), 1000)
@@ -293,7 +293,7 @@ func TestLimitedReaderKeepsCRC64(t *testing.T) {
 // TestThrottleWorkerCap: the worker's cap holds over all jobs together.
 func TestThrottleWorkerCap(t *testing.T) {
 	onFakeClock(t, func(t *testing.T) {
-		a := &Activities{MaxRequestsPerSecond: 100}
+		a := &Set{MaxRequestsPerSecond: 100}
 		ctx1, r1 := a.throttle(context.Background(), "job-a", migration.Limits{})
 		defer r1()
 		ctx2, r2 := a.throttle(context.Background(), "job-b", migration.Limits{})
@@ -315,7 +315,7 @@ func TestThrottleWorkerCap(t *testing.T) {
 // context's error, not a rate error that would read as a failed request.
 func TestThrottleWaitEndsWithTheContext(t *testing.T) {
 	onFakeClock(t, func(t *testing.T) {
-		a := &Activities{}
+		a := &Set{}
 		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 0.5})
 		defer release()
 		st := limitedStore{&fakeStore{}}
@@ -335,7 +335,7 @@ func TestThrottleWaitEndsWithTheContext(t *testing.T) {
 // rather than after the old queue drains (here 20 s of it).
 func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
 	onFakeClock(t, func(t *testing.T) {
-		a := &Activities{}
+		a := &Set{}
 		ctx, release := a.throttle(context.Background(), "job", migration.Limits{QPS: 10})
 		defer release()
 		ctx, cancel := context.WithCancel(ctx)
@@ -370,14 +370,14 @@ func TestThrottleRaiseReachesQueuedRequests(t *testing.T) {
 // worker stops, so a stopped worker leaves no goroutine querying behind.
 func TestFollowEndsWhenTheWorkerStops(t *testing.T) {
 	src := &fakeSource{limits: migration.Limits{QPS: 10}, inFlight: 1}
-	a := &Activities{Limits: src}
+	a := &Set{Source: src}
 	_, release := a.throttle(context.Background(), "job", migration.Limits{})
 	release()
 	stopped := make(chan struct{})
 	close(stopped)
 	done := make(chan struct{})
 	go func() {
-		a.limiters.follow(a.limiters.jobs["job"], src, stopped, a.logger())
+		a.follow(a.jobs["job"], src, stopped, a.logger())
 		close(done)
 	}()
 	select {
@@ -385,9 +385,9 @@ func TestFollowEndsWhenTheWorkerStops(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("follow did not end after the worker stopped")
 	}
-	a.limiters.mu.Lock()
-	defer a.limiters.mu.Unlock()
-	if _, ok := a.limiters.jobs["job"]; ok {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.jobs["job"]; ok {
 		t.Error("the job's limiter is still registered")
 	}
 }
@@ -406,14 +406,14 @@ func (r *restorerStore) Restore(context.Context, string, storage.RestoreOptions)
 // objects restores too (paced), and one of a store that does not, does not.
 func TestLimitedKeepsRestorer(t *testing.T) {
 	rs := &restorerStore{}
-	r, ok := limited(rs).(storage.Restorer)
+	r, ok := Limited(rs).(storage.Restorer)
 	if !ok {
 		t.Fatal("the decorated store lost Restore")
 	}
 	if err := r.Restore(context.Background(), "k", storage.RestoreOptions{}); err != nil || rs.restores.Load() != 1 {
 		t.Errorf("restore: %v, %d calls", err, rs.restores.Load())
 	}
-	if _, ok := limited(&fakeStore{}).(storage.Restorer); ok {
+	if _, ok := Limited(&fakeStore{}).(storage.Restorer); ok {
 		t.Error("a store without Restore gained it")
 	}
 }
@@ -455,5 +455,49 @@ func TestSetRateReplacedBucketStartsEmpty(t *testing.T) {
 		if tokens := p.Load().Tokens(); tokens > 1 {
 			t.Errorf("bucket replaced at %v/s holds %.1f tokens, want none", perSecond, tokens)
 		}
+	}
+}
+
+// throttle is Throttle on a worker that never stops.
+func (s *Set) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
+	return s.Throttle(ctx, jobID, initial, nil)
+}
+
+// TestQueriesPerMinute counts the queries a worker sends a job in a minute
+// in which one of the job's activities runs throughout and another starts
+// every 5 s (and runs a second): the figures docs/limits.md gives. A job
+// with limits is asked every refreshEvery and at each start; one without
+// costs its first activity's question and a recheck at most every
+// unlimitedRecheck, when an activity starts.
+func TestQueriesPerMinute(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits migration.Limits
+		most   int
+	}{
+		{"limited", migration.Limits{QPS: 100}, 1 + int(time.Minute/refreshEvery) + 12},
+		{"unlimited", migration.Limits{}, 1 + int(time.Minute/unlimitedRecheck)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onFakeClock(t, func(t *testing.T) {
+				src := &fakeSource{limits: tc.limits, inFlight: 2}
+				s := &Set{Source: src}
+				_, release := s.throttle(context.Background(), "job", tc.limits)
+				defer release()
+				for range 12 {
+					time.Sleep(4 * time.Second)
+					_, r := s.throttle(context.Background(), "job", tc.limits)
+					time.Sleep(time.Second)
+					r()
+				}
+				src.mu.Lock()
+				n := src.queries
+				src.mu.Unlock()
+				t.Logf("%d queries in a minute", n)
+				if n > tc.most {
+					t.Errorf("%d queries in a minute, want at most %d", n, tc.most)
+				}
+			})
+		})
 	}
 }

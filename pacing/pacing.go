@@ -1,4 +1,8 @@
-package activities
+// Package pacing holds a job to its QPS and bandwidth limits over all its
+// workers, and a worker to its own caps over all jobs: token buckets that
+// every store an activity uses waits on (Limited), sized by the worker's
+// part of the job's activities in flight, which the job tells (Source).
+package pacing
 
 import (
 	"context"
@@ -10,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
@@ -18,9 +21,17 @@ import (
 	"github.com/bucketferry/bucketferry/storage"
 )
 
-// How a worker follows a job's limits: every refreshEvery, and when one of
-// a limited job's activities starts here, it asks the job for its pacing
-// (limits, and the activities in flight over all workers). Whenever one of
+// How a worker follows a job's limits: when the job's first activity starts
+// here, it asks the job for its pacing (limits, and the activities in
+// flight over all workers); then, while the job is limited, every
+// refreshEvery and whenever one of its activities starts here. A job
+// without limits is asked again only when one of its activities starts
+// here at least unlimitedRecheck after the last question: a query that
+// misses the job's worker cache replays its run, and every worker asking
+// every job every refreshEvery cost that for nothing (31 queries a minute
+// per worker and job; TestQueriesPerMinute). The price: a limit set on a
+// running job without limits takes hold up to unlimitedRecheck later, and
+// only with its next activity on each worker. Whenever one of
 // the job's activities starts or ends here, it takes its part anew: k/N of
 // each limit while it runs k of the job's N activities. A job none of
 // whose activities ran here for idleAfter is forgotten.
@@ -35,16 +46,39 @@ const (
 	refreshEvery   = 2 * time.Second
 	refreshTimeout = 5 * time.Second
 	idleAfter      = 30 * time.Second
+	// unlimitedRecheck spaces the questions to a job without limits.
+	unlimitedRecheck = 30 * time.Second
 	// minByteBurst bounds the chunks body bytes are paced in.
 	minByteBurst = 32 << 10
 )
 
-// limiterSet holds the limiters of one worker: one per job with running
-// activities, and the worker's own caps. Its zero value is ready.
-type limiterSet struct {
+// Set holds the limiters of one worker: one per job with running
+// activities, and the worker's own caps. Set its fields before the first
+// Throttle; its zero value paces each job at its spec's limits as if this
+// worker were alone, with no caps.
+type Set struct {
+	// Source tells the job-wide limits and the activities sharing them;
+	// nil enforces each spec's initial limits as if this worker were
+	// alone.
+	Source Source
+	// MaxRequestsPerSecond and MaxBytesPerSecond cap this worker's requests
+	// and source body bytes over all jobs; 0 is unlimited.
+	MaxRequestsPerSecond float64
+	MaxBytesPerSecond    int64
+	// Logger receives the failures to learn a job's limits; nil discards
+	// them.
+	Logger *slog.Logger
+
 	mu   sync.Mutex
 	jobs map[string]*jobLimiter
 	caps *pace // the worker's caps, over all jobs; made on first use
+}
+
+func (s *Set) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // pace is a pair of token buckets: requests and body bytes. No bucket
@@ -72,7 +106,8 @@ type jobLimiter struct {
 	active   int // activities of the job running here
 	lastUsed time.Time
 	limits   migration.Limits
-	inFlight int // the job's activities over all workers, as last heard
+	inFlight int       // the job's activities over all workers, as last heard
+	asked    time.Time // when the job was last asked
 }
 
 // throttled is what an activity puts in its context for the stores to
@@ -84,20 +119,20 @@ type throttled struct {
 
 type throttleKey struct{}
 
-// LimitSource tells a worker a job's current limits and how many of the
-// job's activities are in flight over all workers.
-type LimitSource interface {
+// Source tells a worker a job's current limits and how many of the job's
+// activities are in flight over all workers.
+type Source interface {
 	JobPacing(ctx context.Context, jobID string) (migration.Pacing, error)
 }
 
-// TemporalLimits is a worker's LimitSource: it queries the job workflow
+// Temporal is a worker's Source: it queries the job workflow
 // (migration.QueryPacing).
-type TemporalLimits struct {
+type Temporal struct {
 	Client client.Client
 }
 
 // JobPacing asks the job for its current limits and activities in flight.
-func (s TemporalLimits) JobPacing(ctx context.Context, jobID string) (migration.Pacing, error) {
+func (s Temporal) JobPacing(ctx context.Context, jobID string) (migration.Pacing, error) {
 	var p migration.Pacing
 	v, err := s.Client.QueryWorkflow(ctx, jobID, "", migration.QueryPacing)
 	if err != nil {
@@ -109,18 +144,18 @@ func (s TemporalLimits) JobPacing(ctx context.Context, jobID string) (migration.
 	return p, nil
 }
 
-// throttle makes the stores resolved by the activity pace its requests and
-// source bytes at this worker's part of the job's limits (initial until
-// the job answers, or for good without a.Limits, as if the activities
-// running here were the job's only ones) and under the worker's caps. Call
-// release when the activity ends.
-func (a *Activities) throttle(ctx context.Context, jobID string, initial migration.Limits) (context.Context, func()) {
-	s := &a.limiters
+// Throttle makes the stores wrapped by Limited pace the requests and
+// source bytes made with the returned context at this worker's part of the
+// job's limits (initial until the job answers, or for good without a
+// Source, as if the activities running here were the job's only ones) and
+// under the worker's caps. stopped, when the worker stops, ends the
+// following of the job. Call release when the activity ends.
+func (s *Set) Throttle(ctx context.Context, jobID string, initial migration.Limits, stopped <-chan struct{}) (context.Context, func()) {
 	s.mu.Lock()
 	if s.caps == nil {
 		s.caps = &pace{}
-		setRate(&s.caps.reqs, a.MaxRequestsPerSecond, requestBurst)
-		setRate(&s.caps.bytes, float64(a.MaxBytesPerSecond), byteBurst)
+		setRate(&s.caps.reqs, s.MaxRequestsPerSecond, requestBurst)
+		setRate(&s.caps.bytes, float64(s.MaxBytesPerSecond), byteBurst)
 	}
 	caps := s.caps
 	if jobID == "" {
@@ -142,10 +177,10 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 	l.mu.Lock()
 	l.active++
 	l.reshare(time.Now())
-	limited := !l.limits.IsZero()
+	ask := !l.limits.IsZero() || time.Since(l.asked) >= unlimitedRecheck
 	l.mu.Unlock()
 	s.mu.Unlock()
-	if ok && limited {
+	if ok && ask {
 		select {
 		case l.started <- struct{}{}:
 		default: // a wake-up is already pending
@@ -154,13 +189,9 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 
 	if !ok {
 		l.apply(migration.Pacing{Limits: initial}, time.Now())
-		if a.Limits != nil {
-			var stopped <-chan struct{}
-			if activity.IsActivity(ctx) {
-				stopped = activity.GetWorkerStopChannel(ctx)
-			}
-			l.refresh(ctx, a.Limits, a.logger())
-			go s.follow(l, a.Limits, stopped, a.logger())
+		if s.Source != nil {
+			l.refresh(ctx, s.Source, s.logger())
+			go s.follow(l, s.Source, stopped, s.logger())
 		}
 		close(l.ready)
 	}
@@ -180,13 +211,14 @@ func (a *Activities) throttle(ctx context.Context, jobID string, initial migrati
 
 // follow refreshes a job's limiter until no activity of the job has run
 // here for idleAfter, or the worker stops.
-func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struct{}, log *slog.Logger) {
+func (s *Set) follow(l *jobLimiter, src Source, stopped <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
-		stop := false
+		stop, ask := false, true
 		select {
 		case <-t.C:
+			ask = false // unless the job is limited, below
 		case <-l.started:
 		case <-stopped:
 			stop = true
@@ -194,6 +226,7 @@ func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struc
 		s.mu.Lock()
 		l.mu.Lock()
 		idle := l.active == 0 && time.Since(l.lastUsed) > idleAfter
+		ask = ask || !l.limits.IsZero()
 		l.mu.Unlock()
 		if stop || idle {
 			if s.jobs[l.job] == l {
@@ -203,15 +236,20 @@ func (s *limiterSet) follow(l *jobLimiter, src LimitSource, stopped <-chan struc
 			return
 		}
 		s.mu.Unlock()
-		l.refresh(context.Background(), src, log)
+		if ask {
+			l.refresh(context.Background(), src, log)
+		}
 	}
 }
 
 // refresh learns the job's pacing and applies it. If the job does not
 // answer, the last pacing stays.
-func (l *jobLimiter) refresh(ctx context.Context, src LimitSource, log *slog.Logger) {
+func (l *jobLimiter) refresh(ctx context.Context, src Source, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 	defer cancel()
+	l.mu.Lock()
+	l.asked = time.Now()
+	l.mu.Unlock()
 	p, err := src.JobPacing(ctx, l.job)
 	if err != nil {
 		log.Warn("job limits unknown, keeping the last ones", "job", l.job, "error", err)
@@ -379,9 +417,10 @@ func sleepFor(ctx context.Context, res *rate.Reservation, p *atomic.Pointer[rate
 	}
 }
 
-// limited wraps st in the pacing decorator, keeping the optional
-// interfaces it implements.
-func limited(st storage.Store) storage.Store {
+// Limited wraps st in the pacing decorator, keeping the optional
+// interfaces it implements: its requests wait on the throttle in their
+// context, if any.
+func Limited(st storage.Store) storage.Store {
 	if r, ok := st.(storage.Restorer); ok {
 		return limitedRestorer{limitedStore{st}, r}
 	}

@@ -1,4 +1,7 @@
-package workflows
+// Package histories records workflow histories for the replay corpus
+// (workflows/testdata) and names their files: test tooling, kept out of the
+// workflows package, whose code does no I/O.
+package histories
 
 import (
 	"context"
@@ -14,8 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// RecordHistories writes the event history of the latest run of each
-// workflow to dir, one file per workflow named HistoryFileName(id), as JSON
+// Record writes the event history of the latest run of each
+// workflow to dir, one file per workflow named FileName(id), as JSON
 // in the format worker.WorkflowReplayer's ReplayWorkflowHistoryFromJSONFile
 // reads (and `temporal workflow show --output json` writes). Replaying
 // these files (replay_test.go replays workflows/testdata) guards running
@@ -23,7 +26,7 @@ import (
 //
 // The file name keeps the workflow id because a replay must run under the
 // recorded id: the job derives its shards' ids from its own.
-func RecordHistories(ctx context.Context, c client.Client, dir string, workflowIDs ...string) error {
+func Record(ctx context.Context, c client.Client, dir string, workflowIDs ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("record histories: %w", err)
 	}
@@ -32,24 +35,24 @@ func RecordHistories(ctx context.Context, c client.Client, dir string, workflowI
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, HistoryFileName(id)), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, FileName(id)), data, 0o644); err != nil {
 			return fmt.Errorf("write history of %s: %w", id, err)
 		}
 	}
 	return nil
 }
 
-// HistoryFileName is the file RecordHistories writes a workflow's history
+// FileName is the file Record writes a workflow's history
 // to: its id, escaped as a path segment ("job/shard-00001" ->
-// "job%2Fshard-00001.json"), so that HistoryWorkflowID gets it back.
-func HistoryFileName(workflowID string) string {
+// "job%2Fshard-00001.json"), so that WorkflowID gets it back.
+func FileName(workflowID string) string {
 	return url.PathEscape(workflowID) + ".json"
 }
 
-// HistoryWorkflowID is the workflow id a history file written by
-// RecordHistories was recorded under, from its name (a ".gz" suffix, for a
+// WorkflowID is the workflow id a history file written by
+// Record was recorded under, from its name (a ".gz" suffix, for a
 // compressed copy, is allowed).
-func HistoryWorkflowID(path string) (string, error) {
+func WorkflowID(path string) (string, error) {
 	name := strings.TrimSuffix(filepath.Base(path), ".gz")
 	if !strings.HasSuffix(name, ".json") {
 		return "", fmt.Errorf("history file %s: name does not end in .json", path)

@@ -56,7 +56,7 @@ func TestConsoleCommand(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- runConsole(ctx, []string{"-config", e.cfgPath, "-address", "127.0.0.1:0"}, &out) }()
-	re := regexp.MustCompile(`console:\s+(http://\S+)\n\s+sign in as admin with the token (\S+)`)
+	re := regexp.MustCompile(`console:\s+(http://\S+)\n(?:\s+\(console\.address \S+ is in use[^\n]*\n)?\s+sign in as admin with the token (\S+)`)
 	var m []string
 	for m == nil {
 		select {

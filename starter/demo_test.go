@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 	if !regexp.MustCompile(`job demo-\S+: succeeded`).MatchString(out.String()) {
 		t.Errorf("the job did not succeed:\n%s", out.String())
 	}
-	if !regexp.MustCompile(`web console http://127\.0\.0\.1:\d+\n\s+sign in as admin with the token \S+`).MatchString(out.String()) {
+	if !regexp.MustCompile(`web console http://127\.0\.0\.1:\d+\n(\s+\(console\.address \S+ is in use[^\n]*\n)?\s+sign in as admin with the token \S+`).MatchString(out.String()) {
 		t.Errorf("the demo does not print the console's address and token:\n%s", out.String())
 	}
 	if !regexp.MustCompile(`faults injected: [1-9]`).MatchString(out.String()) {

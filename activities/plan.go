@@ -18,6 +18,13 @@ import (
 // the manifest. A store that is out stalls the job until it answers
 // (outage.go); Temporal tries the plan again meanwhile.
 func (a *Activities) Plan(ctx context.Context, in migration.PlanInput) (migration.PlanResult, error) {
+	// A worker that dies while planning must be noticed: the job sets a
+	// heartbeat timeout on the plan (since plan-heartbeat), and this
+	// heartbeats while the probes, a manifest's reading or a store's
+	// answer take their time. Without it a plan on a killed worker kept its
+	// job waiting for the hour of its start-to-close timeout.
+	stop := ticker(ctx, func() any { return "planning" })
+	defer stop()
 	res, err := a.plan(ctx, in)
 	src, serr := a.resolve(role{"source", in.Spec.Source.Store})
 	dst, derr := a.resolve(role{"destination", in.Spec.Destination.Store})

@@ -276,7 +276,7 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 	spec.Shards = 1
 	spec.PageSize = 100
 	spec.Concurrency = migration.Concurrency{Shards: 1, Objects: 4, LargeObjects: 2}
-	run := h.startJob(t, "job-chunks", spec)
+	run := h.startJob(t, "job-chunked", spec)
 	res, err := h.wait(t, run, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 	keys := h.emu.Backend.Keys(srcBucket)
 	var sizes []int
 	chunked := false
-	it := h.c.GetWorkflowHistory(t.Context(), "job-chunks/shard-00000", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := h.c.GetWorkflowHistory(t.Context(), "job-chunked/shard-00000", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
@@ -330,7 +330,7 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 	if len(sizes) < 2 || slices.Max(sizes) < 16 || slices.Min(sizes) > 4 {
 		t.Errorf("ranges of %v keys: want ranges of four chunks (16 keys) or more, and the last ones of one chunk", sizes)
 	}
-	h.recordHistories(t, "job-chunks", "job-chunks/shard-00000")
+	h.recordHistories(t, "job-chunked", "job-chunked/shard-00000")
 }
 
 // recordHistories adds the workflows' histories to the replay corpus

@@ -131,17 +131,26 @@ func newJob(ctx workflow.Context, in migration.JobInput, spec migration.JobSpec)
 	return j
 }
 
+// planHeartbeatVersion gates the plan's heartbeat timeout.
+const planHeartbeatVersion = "plan-heartbeat"
+
 // plan runs the planning activity, which also checks that both stores can
 // be reached with the workers' credentials.
 func (j *job) plan(ctx workflow.Context) error {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		// The planner probes split points rather than listing every key,
-		// but a large bucket or manifest still takes a while, and not
-		// every phase heartbeats: no heartbeat timeout.
+		// but a large bucket or manifest still takes a while.
 		StartToCloseTimeout: time.Hour,
 		RetryPolicy:         retryPolicy(j.spec),
 		Summary:             fmt.Sprintf("plan %s -> %s", location(j.spec.Source), location(j.spec.Destination)),
-	})
+	}
+	if workflow.GetVersion(ctx, planHeartbeatVersion, workflow.DefaultVersion, 1) == 1 {
+		// The plan heartbeats all along (a ticker beside every phase): a
+		// worker that dies while planning hands the plan to another
+		// within the timeout, not after the hour.
+		opts.HeartbeatTimeout = heartbeatTimeout
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
 	var a *activities.Activities
 	var res migration.PlanResult
 	err := workflow.ExecuteActivity(actx, a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec}).Get(ctx, &res)

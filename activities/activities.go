@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/bucketferry/bucketferry/internal/storecheck"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/outage"
 	"github.com/bucketferry/bucketferry/pacing"
@@ -125,7 +126,10 @@ type role struct {
 	name string // store name in the configuration
 }
 
-func (r role) String() string { return fmt.Sprintf("%s store %q", r.what, r.name) }
+// checked is r as package storecheck (shared with the dry run) names it.
+func (r role) checked() storecheck.Role { return storecheck.Role{What: r.what, Name: r.name} }
+
+func (r role) String() string { return r.checked().String() }
 
 // resolve looks a store up; a store the worker does not know is fatal: no
 // retry on this worker can find it.
@@ -173,29 +177,15 @@ func fatal(msg string, cause error) error {
 	return temporal.NewNonRetryableApplicationError(msg, migration.ErrFatal, cause)
 }
 
-// remedy says what a person can do about a store-level error.
-func remedy(r role, err error) string {
-	switch storage.KindOf(err) {
-	case storage.KindAccessDenied:
-		return fmt.Sprintf("check the credentials configured for store %q on the workers and that they may use the bucket", r.name)
-	case storage.KindNoSuchBucket:
-		return fmt.Sprintf("check the bucket name, region and endpoint configured for store %q; the bucket must exist", r.name)
-	case storage.KindForbidden:
-		return fmt.Sprintf("grant the credentials of store %q the permission this job needs (list, read or write)", r.name)
-	}
-	return fmt.Sprintf("check the configuration of store %q", r.name)
-}
-
 // storeFatal builds the job-stopping error for a store that cannot be used.
 func storeFatal(r role, st storage.Store, err error) error {
-	return fatal(fmt.Sprintf("%s (%s) cannot be used: %v; %s", r, st.Name(), err, remedy(r, err)), err)
+	return fatal(storecheck.Unusable(r.checked(), st, err).Error(), err)
 }
 
 // probeStore lists at most one key of a store under prefix: the cheapest
 // request that proves credentials and bucket.
 func probeStore(ctx context.Context, st storage.Store, prefix string) error {
-	_, err := list(ctx, st, storage.ListOptions{Prefix: prefix, MaxKeys: 1})
-	return err
+	return storecheck.Probe(ctx, st, prefix, objectTries, objectBackoff)
 }
 
 // fatalProbe confirms, once per activity and store, whether an object error

@@ -2,11 +2,13 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bucketferry/bucketferry/internal/storecheck"
 	"github.com/bucketferry/bucketferry/keyspace"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -51,9 +53,8 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	if err != nil {
 		return migration.PlanResult{}, err
 	}
-	if storage.IsReadOnly(dst) {
-		return migration.PlanResult{}, fatal(fmt.Sprintf("%s (%s) cannot be used: it is read-only (a URL list can only be a source); "+
-			"name an oss, cos, s3 or local store as the destination", dstRole, dst.Name()), nil)
+	if err := storecheck.Writable(dstRole.checked(), dst); err != nil {
+		return migration.PlanResult{}, fatal(err.Error(), nil)
 	}
 	manifest := spec.Filters.Manifest
 	// The stores are probed while the source is planned: against a
@@ -128,19 +129,12 @@ func (a *Activities) planShards(ctx context.Context, log *slog.Logger, spec migr
 	return shards, nil
 }
 
-// checkStore probes a store. Bad credentials and missing buckets stop the
-// job; a store that may not be listed stops it only when listing is
-// needed; transient errors are returned for the activity to be retried.
+// checkStore probes a store (storecheck.Check): an unusable store stops the
+// job; transient errors are returned for the activity to be retried.
 func checkStore(ctx context.Context, log *slog.Logger, r role, st storage.Store, prefix string, mustList bool) error {
-	err := probeStore(ctx, st, prefix)
-	switch {
-	case err == nil:
-		return nil
-	case storage.IsRetryable(err) || ctx.Err() != nil:
-		return fmt.Errorf("probe %s: %w", r, err)
-	case storage.KindOf(err) == storage.KindForbidden && !mustList:
-		log.Warn("store may not be listed; going on since this job does not list it", "store", st.Name(), "error", err)
-		return nil
+	err := storecheck.Check(ctx, log, r.checked(), st, prefix, mustList, objectTries, objectBackoff)
+	if u := (*storecheck.UnusableError)(nil); errors.As(err, &u) {
+		return fatal(u.Error(), u.Err)
 	}
-	return storeFatal(r, st, err)
+	return err
 }

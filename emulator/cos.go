@@ -563,37 +563,23 @@ func (f *COSFrontEnd) deleteObject(req *cosRequest) error {
 	return nil
 }
 
-// ---- multipart uploads
-
-type cosInitiateResult struct {
-	XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
-	Bucket   string
-	Key      string
-	UploadID string `xml:"UploadId"`
-}
+// ---- multipart uploads (the shared calls are in multipart.go)
 
 func (f *COSFrontEnd) initiateUpload(req *cosRequest) error {
 	meta, err := cosMeta(req.r.Header)
 	if err != nil {
 		return err
 	}
-	u, err := f.Backend.CreateUpload(req.bucket, req.key, meta)
-	if err != nil {
-		return err
-	}
-	writeXML(req.w, http.StatusOK, cosInitiateResult{Bucket: req.bucket, Key: req.key, UploadID: u.ID})
-	return nil
+	return createUpload(req.w, f.Backend, xml.Name{Local: "InitiateMultipartUploadResult"}, req.bucket, req.key, meta)
 }
 
 func (f *COSFrontEnd) uploadPart(req *cosRequest, uploadID string) error {
 	r := req.r
-	v := req.q.Get("partNumber")
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > cosMaxPartNumber {
+	n, err := partNumberParam(req.q, uploadID, cosMaxPartNumber, func(v string) error {
 		return apiErr(400, "InvalidArgument", "partNumber %q must be an integer from 1 to %d.", v, cosMaxPartNumber)
-	}
-	if uploadID == "" {
-		return apiErr(400, "InvalidArgument", "uploadId is required with partNumber.")
+	})
+	if err != nil {
+		return err
 	}
 	if r.ContentLength > cosMaxObjectSize {
 		return apiErr(400, "EntityTooLarge", "A part may be at most 5 GB.")
@@ -602,23 +588,8 @@ func (f *COSFrontEnd) uploadPart(req *cosRequest, uploadID string) error {
 	if err != nil {
 		return err
 	}
-	p, err := f.Backend.UploadPart(req.bucket, req.key, uploadID, n, r.Body, r.ContentLength, sum)
-	if err != nil {
-		return err
-	}
-	h := req.w.Header()
-	h.Set("ETag", cosETag(p.ETag))
-	h.Set(cosCRCHeader, strconv.FormatUint(p.CRC64, 10))
-	h.Set("Content-Length", "0")
-	req.w.WriteHeader(http.StatusOK)
-	return nil
-}
-
-type cosPartXML struct {
-	PartNumber   int
-	LastModified string
-	ETag         string
-	Size         int64
+	return uploadPart(req.w, f.Backend, req.bucket, req.key, uploadID, n, r.Body, r.ContentLength, sum, cosETag,
+		func(p *Part, h http.Header) { h.Set(cosCRCHeader, strconv.FormatUint(p.CRC64, 10)) })
 }
 
 type cosInitiator struct {
@@ -639,7 +610,7 @@ type cosListPartsResult struct {
 	NextPartNumberMarker int `xml:",omitempty"`
 	MaxParts             int
 	IsTruncated          bool
-	Parts                []cosPartXML `xml:"Part"`
+	Parts                []partXML `xml:"Part"`
 }
 
 func (f *COSFrontEnd) listParts(req *cosRequest, uploadID string) error {
@@ -647,52 +618,22 @@ func (f *COSFrontEnd) listParts(req *cosRequest, uploadID string) error {
 	if err != nil {
 		return err
 	}
-	maxParts, err := clampedIntParam(req.q, "max-parts", 1000, 0, 1000)
-	if err != nil {
-		return err
-	}
-	marker, err := clampedIntParam(req.q, "part-number-marker", 0, 0, cosMaxPartNumber)
-	if err != nil {
-		return err
-	}
-	parts, u, err := f.Backend.Parts(req.bucket, req.key, uploadID)
+	pg, err := listPartsPage(f.Backend, req.q, req.bucket, req.key, uploadID, cosMaxPartNumber)
 	if err != nil {
 		return err
 	}
 	owner := cosBucketOwner(req.bucket)
-	res := cosListPartsResult{Bucket: req.bucket, EncodingType: enc.typ(), Key: enc.enc(req.key), UploadID: uploadID,
-		Initiator: cosInitiator(owner), Owner: owner, StorageClass: cosClassName(u.Meta.StorageClass),
-		PartNumberMarker: marker, MaxParts: maxParts}
-	for _, p := range parts {
-		if p.Number <= marker {
-			continue
-		}
-		if len(res.Parts) == maxParts {
-			res.IsTruncated = true
-			break
-		}
-		res.Parts = append(res.Parts, cosPartXML{PartNumber: p.Number, LastModified: isoTime(p.LastModified),
-			ETag: cosETag(p.ETag), Size: p.Size})
-		res.NextPartNumberMarker = p.Number
-	}
-	writeXML(req.w, http.StatusOK, res)
+	writeXML(req.w, http.StatusOK, cosListPartsResult{Bucket: req.bucket, EncodingType: enc.typ(), Key: enc.enc(req.key),
+		UploadID: uploadID, Initiator: cosInitiator(owner), Owner: owner, StorageClass: cosClassName(pg.upload.Meta.StorageClass),
+		PartNumberMarker: pg.marker, NextPartNumberMarker: pg.next, MaxParts: pg.max, IsTruncated: pg.truncated,
+		Parts: pg.xml(cosETag)})
 	return nil
 }
 
+// cosCompleteRequest names its root element so that COS's check of it holds.
 type cosCompleteRequest struct {
-	XMLName xml.Name `xml:"CompleteMultipartUpload"`
-	Parts   []struct {
-		PartNumber int
-		ETag       string
-	} `xml:"Part"`
-}
-
-type cosCompleteResult struct {
-	XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
-	Location string
-	Bucket   string
-	Key      string
-	ETag     string
+	XMLName xml.Name          `xml:"CompleteMultipartUpload"`
+	Parts   []completePartXML `xml:"Part"`
 }
 
 func (f *COSFrontEnd) completeUpload(req *cosRequest, uploadID string) error {
@@ -700,11 +641,7 @@ func (f *COSFrontEnd) completeUpload(req *cosRequest, uploadID string) error {
 	if err := readXML(req.r, cosMaxCompleteXML, &body); err != nil {
 		return err
 	}
-	want := make([]CompletePart, len(body.Parts))
-	for i, p := range body.Parts {
-		want[i] = CompletePart{Number: p.PartNumber, ETag: p.ETag}
-	}
-	obj, err := f.Backend.CompleteUpload(req.bucket, req.key, uploadID, want,
+	obj, err := completeUpload(f.Backend, req.bucket, req.key, uploadID, body.Parts,
 		CompleteRules{MinPartSize: cosMinPartSize, Consecutive: true})
 	if err != nil {
 		return err
@@ -712,7 +649,8 @@ func (f *COSFrontEnd) completeUpload(req *cosRequest, uploadID string) error {
 	if !obj.NoCRC {
 		req.w.Header().Set(cosCRCHeader, strconv.FormatUint(obj.CRC64, 10))
 	}
-	writeXML(req.w, http.StatusOK, cosCompleteResult{
+	writeXML(req.w, http.StatusOK, completeResult{
+		XMLName:  xml.Name{Local: "CompleteMultipartUploadResult"},
 		Location: req.r.Host + "/" + req.key,
 		Bucket:   req.bucket,
 		Key:      req.key,
@@ -722,11 +660,7 @@ func (f *COSFrontEnd) completeUpload(req *cosRequest, uploadID string) error {
 }
 
 func (f *COSFrontEnd) abortUpload(req *cosRequest, uploadID string) error {
-	if err := f.Backend.AbortUpload(req.bucket, req.key, uploadID); err != nil {
-		return err
-	}
-	req.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return abortUpload(req.w, f.Backend, req.bucket, req.key, uploadID)
 }
 
 type cosUploadXML struct {
@@ -760,26 +694,18 @@ func (f *COSFrontEnd) listUploads(req *cosRequest) error {
 	if err != nil {
 		return err
 	}
-	maxUploads, err := clampedIntParam(req.q, "max-uploads", 1000, 1, 1000)
-	if err != nil {
-		return err
-	}
-	prefix, keyMarker, idMarker := req.q.Get("prefix"), req.q.Get("key-marker"), req.q.Get("upload-id-marker")
-	ups, truncated, err := f.Backend.Uploads(req.bucket, prefix, keyMarker, idMarker, maxUploads)
+	pg, err := listUploadsPage(f.Backend, req.q, req.bucket)
 	if err != nil {
 		return err
 	}
 	owner := cosBucketOwner(req.bucket)
-	res := cosListUploadsResult{Bucket: req.bucket, EncodingType: enc.typ(), KeyMarker: enc.enc(keyMarker),
-		UploadIDMarker: idMarker, MaxUploads: maxUploads, IsTruncated: truncated, Prefix: enc.enc(prefix)}
-	for _, u := range ups {
+	res := cosListUploadsResult{Bucket: req.bucket, EncodingType: enc.typ(), KeyMarker: enc.enc(pg.keyMarker),
+		UploadIDMarker: pg.idMarker, NextKeyMarker: enc.enc(pg.nextKey), NextUploadIDMarker: pg.nextID,
+		MaxUploads: pg.max, IsTruncated: pg.truncated, Prefix: enc.enc(pg.prefix)}
+	for _, u := range pg.uploads {
 		res.Uploads = append(res.Uploads, cosUploadXML{Key: enc.enc(u.Key), UploadID: u.ID,
 			StorageClass: cosClassName(u.Meta.StorageClass), Initiator: cosInitiator(owner), Owner: owner,
 			Initiated: isoTime(u.Initiated)})
-	}
-	if truncated && len(ups) > 0 {
-		last := ups[len(ups)-1]
-		res.NextKeyMarker, res.NextUploadIDMarker = enc.enc(last.Key), last.ID
 	}
 	writeXML(req.w, http.StatusOK, res)
 	return nil

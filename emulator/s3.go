@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -781,36 +780,22 @@ func (f *S3FrontEnd) deleteObjects(req *s3Request) error {
 	return nil
 }
 
-// ---- multipart uploads
-
-type s3InitiateResult struct {
-	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ InitiateMultipartUploadResult"`
-	Bucket   string
-	Key      string
-	UploadID string `xml:"UploadId"`
-}
+// ---- multipart uploads (the shared calls are in multipart.go)
 
 func (f *S3FrontEnd) createUpload(req *s3Request) error {
 	meta, err := s3Meta(req.r.Header)
 	if err != nil {
 		return err
 	}
-	u, err := f.Backend.CreateUpload(req.bucket, req.key, meta)
-	if err != nil {
-		return err
-	}
-	writeXML(req.w, http.StatusOK, s3InitiateResult{Bucket: req.bucket, Key: req.key, UploadID: u.ID})
-	return nil
+	return createUpload(req.w, f.Backend, xml.Name{Space: s3XMLNS, Local: "InitiateMultipartUploadResult"}, req.bucket, req.key, meta)
 }
 
 func (f *S3FrontEnd) uploadPart(req *s3Request, uploadID string) error {
-	v := req.q.Get("partNumber")
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > s3MaxPartNumber {
+	n, err := partNumberParam(req.q, uploadID, s3MaxPartNumber, func(string) error {
 		return apiErr(400, "InvalidArgument", "Part number must be an integer between 1 and %d, inclusive.", s3MaxPartNumber)
-	}
-	if uploadID == "" {
-		return apiErr(400, "InvalidArgument", "uploadId is required with partNumber.")
+	})
+	if err != nil {
+		return err
 	}
 	if req.r.Header.Get("x-amz-copy-source") != "" {
 		return f.uploadPartCopy(req, uploadID, n)
@@ -819,15 +804,7 @@ func (f *S3FrontEnd) uploadPart(req *s3Request, uploadID string) error {
 	if err != nil {
 		return err
 	}
-	p, err := f.Backend.UploadPart(req.bucket, req.key, uploadID, n, body, size, nil)
-	if err != nil {
-		return err
-	}
-	h := req.w.Header()
-	h.Set("ETag", s3ETag(p.ETag))
-	h.Set("Content-Length", "0")
-	req.w.WriteHeader(http.StatusOK)
-	return nil
+	return uploadPart(req.w, f.Backend, req.bucket, req.key, uploadID, n, body, size, nil, s3ETag, nil)
 }
 
 func (f *S3FrontEnd) uploadPartCopy(req *s3Request, uploadID string, n int) error {
@@ -860,13 +837,6 @@ func (f *S3FrontEnd) uploadPartCopy(req *s3Request, uploadID string, n int) erro
 	return nil
 }
 
-type s3PartXML struct {
-	PartNumber   int
-	LastModified string
-	ETag         string
-	Size         int64
-}
-
 type s3ListPartsResult struct {
 	XMLName              xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListPartsResult"`
 	Bucket               string
@@ -879,53 +849,24 @@ type s3ListPartsResult struct {
 	NextPartNumberMarker int `xml:",omitempty"`
 	MaxParts             int
 	IsTruncated          bool
-	Parts                []s3PartXML `xml:"Part"`
+	Parts                []partXML `xml:"Part"`
 }
 
 func (f *S3FrontEnd) listParts(req *s3Request, uploadID string) error {
-	maxParts, err := clampedIntParam(req.q, "max-parts", 1000, 0, 1000)
+	pg, err := listPartsPage(f.Backend, req.q, req.bucket, req.key, uploadID, s3MaxPartNumber)
 	if err != nil {
 		return err
 	}
-	marker, err := clampedIntParam(req.q, "part-number-marker", 0, 0, s3MaxPartNumber)
-	if err != nil {
-		return err
-	}
-	parts, u, err := f.Backend.Parts(req.bucket, req.key, uploadID)
-	if err != nil {
-		return err
-	}
-	res := s3ListPartsResult{Bucket: req.bucket, Key: req.key, UploadID: uploadID, Initiator: s3DefaultOwner,
-		Owner: s3DefaultOwner, StorageClass: s3Class(u.Meta.StorageClass), PartNumberMarker: marker, MaxParts: maxParts}
-	for _, p := range parts {
-		if p.Number <= marker {
-			continue
-		}
-		if len(res.Parts) == maxParts {
-			res.IsTruncated = true
-			break
-		}
-		res.Parts = append(res.Parts, s3PartXML{PartNumber: p.Number, LastModified: isoTime(p.LastModified),
-			ETag: s3ETag(p.ETag), Size: p.Size})
-		res.NextPartNumberMarker = p.Number
-	}
-	writeXML(req.w, http.StatusOK, res)
+	writeXML(req.w, http.StatusOK, s3ListPartsResult{Bucket: req.bucket, Key: req.key, UploadID: uploadID,
+		Initiator: s3DefaultOwner, Owner: s3DefaultOwner, StorageClass: s3Class(pg.upload.Meta.StorageClass),
+		PartNumberMarker: pg.marker, NextPartNumberMarker: pg.next, MaxParts: pg.max, IsTruncated: pg.truncated,
+		Parts: pg.xml(s3ETag)})
 	return nil
 }
 
+// s3CompleteRequest leaves the root element unchecked, as S3 does.
 type s3CompleteRequest struct {
-	Parts []struct {
-		PartNumber int
-		ETag       string
-	} `xml:"Part"`
-}
-
-type s3CompleteResult struct {
-	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUploadResult"`
-	Location string
-	Bucket   string
-	Key      string
-	ETag     string
+	Parts []completePartXML `xml:"Part"`
 }
 
 func (f *S3FrontEnd) completeUpload(req *s3Request, uploadID string) error {
@@ -933,15 +874,12 @@ func (f *S3FrontEnd) completeUpload(req *s3Request, uploadID string) error {
 	if err := req.readXML(s3MaxCompleteXML, &body); err != nil {
 		return err
 	}
-	want := make([]CompletePart, len(body.Parts))
-	for i, p := range body.Parts {
-		want[i] = CompletePart{Number: p.PartNumber, ETag: p.ETag}
-	}
-	obj, err := f.Backend.CompleteUpload(req.bucket, req.key, uploadID, want, CompleteRules{MinPartSize: s3MinPartSize})
+	obj, err := completeUpload(f.Backend, req.bucket, req.key, uploadID, body.Parts, CompleteRules{MinPartSize: s3MinPartSize})
 	if err != nil {
 		return err
 	}
-	writeXML(req.w, http.StatusOK, s3CompleteResult{
+	writeXML(req.w, http.StatusOK, completeResult{
+		XMLName:  xml.Name{Space: s3XMLNS, Local: "CompleteMultipartUploadResult"},
 		Location: "http://" + req.r.Host + "/" + req.bucket + "/" + req.key,
 		Bucket:   req.bucket,
 		Key:      req.key,
@@ -951,11 +889,7 @@ func (f *S3FrontEnd) completeUpload(req *s3Request, uploadID string) error {
 }
 
 func (f *S3FrontEnd) abortUpload(req *s3Request, uploadID string) error {
-	if err := f.Backend.AbortUpload(req.bucket, req.key, uploadID); err != nil {
-		return err
-	}
-	req.w.WriteHeader(http.StatusNoContent)
-	return nil
+	return abortUpload(req.w, f.Backend, req.bucket, req.key, uploadID)
 }
 
 type s3UploadXML struct {
@@ -989,24 +923,16 @@ func (f *S3FrontEnd) listUploads(req *s3Request) error {
 	if err != nil {
 		return err
 	}
-	maxUploads, err := clampedIntParam(req.q, "max-uploads", 1000, 1, 1000)
+	pg, err := listUploadsPage(f.Backend, req.q, req.bucket)
 	if err != nil {
 		return err
 	}
-	prefix, keyMarker, idMarker := req.q.Get("prefix"), req.q.Get("key-marker"), req.q.Get("upload-id-marker")
-	ups, truncated, err := f.Backend.Uploads(req.bucket, prefix, keyMarker, idMarker, maxUploads)
-	if err != nil {
-		return err
-	}
-	res := s3ListUploadsResult{Bucket: req.bucket, KeyMarker: enc.enc(keyMarker), UploadIDMarker: idMarker,
-		Prefix: enc.enc(prefix), EncodingType: enc.typ(), MaxUploads: maxUploads, IsTruncated: truncated}
-	for _, u := range ups {
+	res := s3ListUploadsResult{Bucket: req.bucket, KeyMarker: enc.enc(pg.keyMarker), UploadIDMarker: pg.idMarker,
+		NextKeyMarker: enc.enc(pg.nextKey), NextUploadIDMarker: pg.nextID, Prefix: enc.enc(pg.prefix),
+		EncodingType: enc.typ(), MaxUploads: pg.max, IsTruncated: pg.truncated}
+	for _, u := range pg.uploads {
 		res.Uploads = append(res.Uploads, s3UploadXML{Key: enc.enc(u.Key), UploadID: u.ID, Initiator: s3DefaultOwner,
 			Owner: s3DefaultOwner, StorageClass: s3Class(u.Meta.StorageClass), Initiated: isoTime(u.Initiated)})
-	}
-	if truncated && len(ups) > 0 {
-		last := ups[len(ups)-1]
-		res.NextKeyMarker, res.NextUploadIDMarker = enc.enc(last.Key), last.ID
 	}
 	writeXML(req.w, http.StatusOK, res)
 	return nil

@@ -3,9 +3,12 @@ package jobclient
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/bucketferry/bucketferry/config"
+	"github.com/bucketferry/bucketferry/internal/storecheck"
 	"github.com/bucketferry/bucketferry/keyspace"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -79,9 +82,16 @@ func DryRun(ctx context.Context, spec migration.JobSpec, cfg *config.Config, com
 	if err := spec.Validate(); err != nil {
 		return full, nil, fmt.Errorf("plan: invalid job spec: %w", err)
 	}
+	srcRole := storecheck.Role{What: "source", Name: full.Source.Store}
+	if err := checkStores(ctx, full, cfg, sc, srcRole); err != nil {
+		return full, nil, err
+	}
 	shards, _, err := keyspace.Plan(ctx, sc.src, keyspace.Options{Prefix: full.Source.Prefix, PageSize: full.PageSize, Target: full.Shards})
 	if err != nil {
-		return full, nil, fmt.Errorf("plan: %w", err)
+		if storage.IsRetryable(err) || ctx.Err() != nil {
+			return full, nil, fmt.Errorf("plan: %w", err)
+		}
+		return full, nil, fmt.Errorf("plan: %w", storecheck.Unusable(srcRole, sc.src, err))
 	}
 	plans := make([]ShardPlan, 0, len(shards))
 	for _, sh := range shards {
@@ -102,6 +112,47 @@ func DryRun(ctx context.Context, spec migration.JobSpec, cfg *config.Config, com
 		plans = append(plans, p)
 	}
 	return full, plans, nil
+}
+
+// Probes retry as the workers' do, so that a store that blips is not
+// reported unusable.
+const (
+	probeTries   = 3
+	probeBackoff = 200 * time.Millisecond
+)
+
+// checkStores refuses what the Plan activity would refuse, with its
+// messages: a read-only destination, and a source, destination or failure-log
+// store that cannot be used (bad credentials, no bucket, or no listing where
+// the job must list). Without it a dry run would plan happily a job that
+// fails at once, or report a bad source as a bare listing error.
+func checkStores(ctx context.Context, full migration.JobSpec, cfg *config.Config, sc Scope, srcRole storecheck.Role) error {
+	dstRole := storecheck.Role{What: "destination", Name: full.Destination.Store}
+	if err := storecheck.Writable(dstRole, sc.dst); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	log := slog.Default()
+	check := func(r storecheck.Role, st storage.Store, prefix string, mustList bool) error {
+		if err := storecheck.Check(ctx, log, r, st, prefix, mustList, probeTries, probeBackoff); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		return nil
+	}
+	if err := check(srcRole, sc.src, full.Source.Prefix, true); err != nil {
+		return err
+	}
+	if err := check(dstRole, sc.dst, full.Destination.Prefix, full.Conflict.ReadsDestination()); err != nil {
+		return err
+	}
+	if fl := *full.FailureLog; fl.Store != full.Destination.Store {
+		r := storecheck.Role{What: "failure log", Name: fl.Store}
+		st, err := cfg.Store(fl.Store)
+		if err != nil {
+			return fmt.Errorf("failure log store: %w", err)
+		}
+		return check(r, st, fl.Prefix, false)
+	}
+	return nil
 }
 
 // WouldCopy is what a job under policy would copy of a compared scope:

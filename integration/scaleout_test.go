@@ -11,6 +11,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
@@ -63,12 +64,7 @@ func (h *harness) activitiesByWorker(t *testing.T, activity string, since time.T
 		}
 		for _, ex := range resp.Executions {
 			scheduled := map[int64]string{}
-			it := h.c.GetWorkflowHistory(ctx, ex.Execution.WorkflowId, ex.Execution.RunId, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				e, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
+			h.eachEvent(t, ex.Execution.WorkflowId, ex.Execution.RunId, func(e *historypb.HistoryEvent) {
 				if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
 					scheduled[e.EventId] = a.ActivityType.GetName()
 				}
@@ -76,11 +72,25 @@ func (h *harness) activitiesByWorker(t *testing.T, activity string, since time.T
 					scheduled[a.ScheduledEventId] == activity && e.EventTime.AsTime().After(since) {
 					out[a.Identity]++
 				}
-			}
+			})
 		}
 		if token = resp.NextPageToken; len(token) == 0 {
 			return out
 		}
+	}
+}
+
+// eachEvent calls fn with every event of a workflow run's history (runID
+// "": the newest run).
+func (h *harness) eachEvent(t *testing.T, id, runID string, fn func(*historypb.HistoryEvent)) {
+	t.Helper()
+	it := h.c.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(e)
 	}
 }
 
@@ -292,15 +302,10 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 	keys := h.emu.Backend.Keys(srcBucket)
 	var sizes []int
 	chunked := false
-	it := h.c.GetWorkflowHistory(t.Context(), "job-chunked/shard-00000", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	h.eachEvent(t, "job-chunked/shard-00000", "", func(e *historypb.HistoryEvent) {
 		a := e.GetActivityTaskScheduledEventAttributes()
 		if a == nil {
-			continue
+			return
 		}
 		switch a.ActivityType.GetName() {
 		case "ListAhead":
@@ -322,7 +327,7 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 			}
 			sizes = append(sizes, n)
 		}
-	}
+	})
 	t.Logf("ranges of %v keys", sizes)
 	if !chunked {
 		t.Error("no listing asked for chunks of the pool's 4 keys")

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -273,28 +273,19 @@ log:
 
 // histories finds the longest history of every workflow run of the job.
 func histories(ctx context.Context, c client.Client, s *scaleInfo) error {
-	var token []byte
-	for {
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1000, NextPageToken: token})
+	return eachRun(ctx, c, func(ex *workflowpb.WorkflowExecutionInfo) error {
+		d, err := c.DescribeWorkflowExecution(ctx, ex.Execution.WorkflowId, ex.Execution.RunId)
 		if err != nil {
-			return fmt.Errorf("list workflows: %w", err)
+			return fmt.Errorf("describe %s: %w", ex.Execution.WorkflowId, err)
 		}
-		for _, ex := range resp.Executions {
-			d, err := c.DescribeWorkflowExecution(ctx, ex.Execution.WorkflowId, ex.Execution.RunId)
-			if err != nil {
-				return fmt.Errorf("describe %s: %w", ex.Execution.WorkflowId, err)
-			}
-			s.WorkflowRuns++
-			s.HistoryEvents += d.WorkflowExecutionInfo.HistoryLength
-			if n := d.WorkflowExecutionInfo.HistoryLength; n > s.MaxHistoryLength {
-				s.MaxHistoryLength = n
-				s.MaxHistoryRun = ex.Execution.WorkflowId + "/" + ex.Execution.RunId
-			}
+		s.WorkflowRuns++
+		s.HistoryEvents += d.WorkflowExecutionInfo.HistoryLength
+		if n := d.WorkflowExecutionInfo.HistoryLength; n > s.MaxHistoryLength {
+			s.MaxHistoryLength = n
+			s.MaxHistoryRun = ex.Execution.WorkflowId + "/" + ex.Execution.RunId
 		}
-		if token = resp.NextPageToken; len(token) == 0 {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 func dirBytes(dir string) int64 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 )
@@ -31,19 +32,27 @@ type timeline struct {
 
 func loadTimeline(ctx context.Context, c client.Client, start time.Time) (*timeline, error) {
 	tl := &timeline{start: start}
+	err := eachRun(ctx, c, func(ex *workflowpb.WorkflowExecutionInfo) error {
+		return tl.add(ctx, c, ex.Execution.WorkflowId, ex.Execution.RunId)
+	})
+	return tl, err
+}
+
+// eachRun calls fn with every workflow run the server knows of.
+func eachRun(ctx context.Context, c client.Client, fn func(*workflowpb.WorkflowExecutionInfo) error) error {
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1000, NextPageToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("list workflows: %w", err)
+			return fmt.Errorf("list workflows: %w", err)
 		}
 		for _, ex := range resp.Executions {
-			if err := tl.add(ctx, c, ex.Execution.WorkflowId, ex.Execution.RunId); err != nil {
-				return nil, err
+			if err := fn(ex); err != nil {
+				return err
 			}
 		}
 		if token = resp.NextPageToken; len(token) == 0 {
-			return tl, nil
+			return nil
 		}
 	}
 }

@@ -168,3 +168,36 @@ func TestCopyLargeKeepsHeartbeating(t *testing.T) {
 	}
 	e.checkCopied(t, "data/slow", "moved/slow")
 }
+
+// TestPlanKeepsHeartbeating: against a store whose every request takes
+// longer than the plan's heartbeat timeout, the plan does not time out,
+// because a ticker heartbeats beside its probes; so the job can give the
+// plan a heartbeat timeout (plan-heartbeat) and a worker that dies while
+// planning is noticed.
+func TestPlanKeepsHeartbeating(t *testing.T) {
+	e := newEmuEnv(t)
+	e.seed(t, "data/one", 10, emulator.Meta{})
+	e.srv.OSSFaults.Set(emulator.FaultConfig{Latency: time.Second})
+	a := newActivities(t, e.stores, transfer.Options{})
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	activities.Register(env, a)
+	env.ExecuteWorkflow(func(ctx workflow.Context) (migration.PlanResult, error) {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			HeartbeatTimeout:    400 * time.Millisecond,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		var res migration.PlanResult
+		err := workflow.ExecuteActivity(ctx, a.Plan, migration.PlanInput{JobID: "job", Spec: pageSpec()}).Get(ctx, &res)
+		return res, err
+	})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("plan against a slow store failed: %v", err)
+	}
+	var res migration.PlanResult
+	if err := env.GetWorkflowResult(&res); err != nil || len(res.Shards) == 0 {
+		t.Fatalf("result %+v %v", res, err)
+	}
+}

@@ -85,7 +85,7 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		return
 	}
 	w := s.in.Window
-	if !s.listing && !s.listed && s.listedAhead() < w {
+	if !s.listing && !s.listed && s.listedIn(aheadChunks) < w {
 		s.startListAhead(ctx, w)
 	}
 	for s.copying < w && len(s.in.Ranges) > 0 && len(s.queue) < w {
@@ -121,21 +121,13 @@ func (s *shard) chunkKeys() int {
 // it keeps ahead of its window's copies.
 const aheadChunks = 8
 
-// rangesWaiting is how many ranges of the fewest chunks the shard could
-// start from what it has listed.
-func (s *shard) rangesWaiting() int {
+// listedIn is what the shard has listed, in ranges of per chunks (a shard
+// that lists ranges rather than chunks: its ranges).
+func (s *shard) listedIn(per int) int {
 	if !s.chunked {
 		return len(s.in.Ranges)
 	}
-	return (len(s.in.Ranges) + minChunks - 1) / minChunks
-}
-
-// listedAhead is what the shard has listed, in pages of its window.
-func (s *shard) listedAhead() int {
-	if !s.chunked {
-		return len(s.in.Ranges)
-	}
-	return (len(s.in.Ranges) + aheadChunks - 1) / aheadChunks
+	return (len(s.in.Ranges) + per - 1) / per
 }
 
 // chunksPerRange is how many listed chunks the next range takes (1 when
@@ -175,7 +167,7 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 		// drain was a fifth of a limited job's bandwidth unused.
 		MinKeys: 4 * s.spec.Concurrency.Objects,
 	}
-	if s.copying == 0 || (s.chunked && s.copying+s.rangesWaiting() < ranges) {
+	if s.copying == 0 || (s.chunked && s.copying+s.listedIn(minChunks) < ranges) {
 		// Nothing to copy meanwhile (since chunks, slots of the window
 		// still empty): one listing, and copies start after one round
 		// trip to the store. Four in a row kept a far-away store's job

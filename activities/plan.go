@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -63,10 +64,28 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	// any shard starts, and is what the job fails with. (A source that may
 	// not be listed only matters when it must be.)
 	checks, cctx := errgroup.WithContext(ctx)
-	checks.Go(func() error { return checkStore(cctx, log, srcRole, src, spec.Source.Prefix, manifest == nil) })
+	var rtt time.Duration
+	checks.Go(func() error {
+		start := time.Now()
+		err := checkStore(cctx, log, srcRole, src, spec.Source.Prefix, manifest == nil)
+		rtt = time.Since(start)
+		return err
+	})
 	checks.Go(func() error {
 		return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, spec.Conflict.ReadsDestination())
 	})
+	var head *migration.ListAheadResult
+	if in.CheckOnly && manifest == nil {
+		// The source's first page, listed beside its check: the head
+		// shard of a far-away source starts copying it at once.
+		checks.Go(func() error {
+			keys, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
+			if err == nil {
+				head = &migration.ListAheadResult{Bounds: chunkEnds(keys, spec.ChunkKeys()), Done: done}
+			}
+			return err
+		})
+	}
 	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {
 		r := role{"failure log", fl.Store}
 		st, err := a.resolve(r)
@@ -75,9 +94,15 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 		}
 		checks.Go(func() error { return checkStore(cctx, log, r, st, fl.Prefix, false) })
 	}
-	shards, err := a.planShards(cctx, log, spec, srcRole, src)
+	var shards []migration.Shard
+	if !in.CheckOnly {
+		shards, err = a.planShards(cctx, log, spec, srcRole, src)
+	}
 	if cerr := checks.Wait(); cerr != nil {
 		return migration.PlanResult{}, cerr
+	}
+	if in.CheckOnly {
+		return migration.PlanResult{Fleet: a.fleet(ctx), SourceRoundTripMS: rtt.Milliseconds(), Head: head}, nil
 	}
 	if err != nil {
 		return migration.PlanResult{}, err
@@ -87,7 +112,7 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 		log.Warn("plan merged to fit a Temporal payload", "shards", len(shards), "merged", len(fit))
 		shards = fit
 	}
-	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx)}, nil
+	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx), SourceRoundTripMS: rtt.Milliseconds()}, nil
 }
 
 // planShards cuts the source's key space (or the manifest) into shards.

@@ -147,6 +147,7 @@ func run(ctx context.Context, args []string) error {
 		latency    = fs.Duration("latency", time.Second, "scale-out run: latency the emulator adds to every request")
 		huge       = fs.Int("huge-objects", 4, "scale-out run: objects of the huge set")
 		hugeSize   = fs.Int64("huge-size", 1<<30, "scale-out run: bytes of each huge object")
+		slots      = fs.Int("worker-slots", 0, "scale-out run: each worker's worker.maxConcurrentActivities (0: the default, 16)")
 		rawWorkers = fs.Int("raw-workers", 0, "(internal)")
 		rawChildF  = fs.Bool("raw-child", false, "(internal) run the raw loop: -raw-child OSS_URL COS_URL")
 	)
@@ -192,7 +193,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		defs["huge"] = dataSet{Name: "huge", Objects: *huge, Size: *hugeSize}
-		so := scaleOutOptions{fleets: fleets, latency: *latency}
+		so := scaleOutOptions{fleets: fleets, latency: *latency, slots: *slots}
 		names := "small,huge"
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name == "sets" {

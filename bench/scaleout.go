@@ -29,6 +29,10 @@ type scaleOutOptions struct {
 	fleets  []int
 	sets    []dataSet
 	latency time.Duration
+	// slots is each worker's worker.maxConcurrentActivities (0: the
+	// default): fewer slots keep a large fleet latency-bound on a small
+	// machine.
+	slots int
 }
 
 // scaleOutResult is one fleet's run on one data set.
@@ -86,10 +90,10 @@ func scaleOut(ctx context.Context, o options, so scaleOutOptions) error {
 				return ctx.Err()
 			}
 			fmt.Printf("bench: %s set (%d x %s), %d workers ...\n", set.Name, set.Objects, humanBytes(set.Size), n)
-			r := runScaleOut(ctx, o, bins, set, n, so.latency)
+			r := runScaleOut(ctx, o, bins, set, n, so)
 			if r.Error != "" && ctx.Err() == nil {
 				fmt.Printf("bench:   failed (%s); once more with fresh processes\n", firstLine(r.Error))
-				r = runScaleOut(ctx, o, bins, set, n, so.latency)
+				r = runScaleOut(ctx, o, bins, set, n, so)
 			}
 			if r.Error != "" {
 				fmt.Printf("bench:   FAILED: %s\n", r.Error)
@@ -131,7 +135,8 @@ func printScaleOut(w io.Writer, results []scaleOutResult) {
 	tw.Flush()
 }
 
-func runScaleOut(ctx context.Context, o options, bins binaries, set dataSet, workers int, latency time.Duration) scaleOutResult {
+func runScaleOut(ctx context.Context, o options, bins binaries, set dataSet, workers int, so scaleOutOptions) scaleOutResult {
+	latency := so.latency
 	r := scaleOutResult{Set: set.Name, Workers: workers, Objects: int64(set.Objects), Bytes: set.bytes(), LatencyMS: latency.Milliseconds()}
 	dir, err := os.MkdirTemp(o.workDir, fmt.Sprintf("%s-%d-", set.Name, workers))
 	if err != nil {
@@ -144,7 +149,7 @@ func runScaleOut(ctx context.Context, o options, bins binaries, set dataSet, wor
 		return r
 	}
 	defer emu.Terminate(stopTimeout)
-	elapsed, err := scaleOutJob(ctx, bins, emu, set, workers, dir, &r)
+	elapsed, err := scaleOutJob(ctx, bins, emu, set, workers, so.slots, dir, &r)
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -166,8 +171,12 @@ func runScaleOut(ctx context.Context, o options, bins binaries, set dataSet, wor
 
 // scaleOutJob runs the server and the fleet, waits until every worker is
 // seen, and times the job.
-func scaleOutJob(ctx context.Context, bins binaries, emu *emulatorProc, set dataSet, workers int, dir string, r *scaleOutResult) (time.Duration, error) {
-	server, cfgPath, temporalAddr, err := startServer(bins, emu, dir, "", "")
+func scaleOutJob(ctx context.Context, bins binaries, emu *emulatorProc, set dataSet, workers, slots int, dir string, r *scaleOutResult) (time.Duration, error) {
+	var worker string
+	if slots > 0 {
+		worker = fmt.Sprintf("\n  maxConcurrentActivities: %d", slots)
+	}
+	server, cfgPath, temporalAddr, err := startServer(bins, emu, dir, worker, "")
 	if err != nil {
 		return 0, err
 	}

@@ -94,6 +94,20 @@ func (h *harness) eachEvent(t *testing.T, id, runID string, fn func(*historypb.H
 	}
 }
 
+// awaitFleet waits until the task queue's fleet shows workers workers, as
+// a job's activities would see it.
+func (h *harness) awaitFleet(t *testing.T, workers int) {
+	t.Helper()
+	w := fleet.NewWatcher(h.c.WorkflowService(), h.ts.GetDefaultNamespace(), migration.TaskQueue)
+	deadline := time.Now().Add(time.Minute)
+	for f := w.Fleet(t.Context()); f == nil || f.Workers < workers; f = w.Fleet(t.Context()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet %+v after a minute, want %d workers", f, workers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestJobWorkersJoinMidJob: a job started on one worker of 2 slots takes
 // in two workers that join mid-job: its window grows with the fleet, the
 // activities it keeps in flight pass what the first worker can hold, each
@@ -274,14 +288,7 @@ func TestJobOneShardCopiesChunkedRanges(t *testing.T) {
 	h.startNamedWorker(t, "second", 6)
 	// The fleet is seen before the job starts, so that its one shard is
 	// windowed from its first page.
-	w := fleet.NewWatcher(h.c.WorkflowService(), h.ts.GetDefaultNamespace(), migration.TaskQueue)
-	deadline := time.Now().Add(time.Minute)
-	for f := w.Fleet(t.Context()); f == nil || f.Workers < 2; f = w.Fleet(t.Context()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("fleet %+v after a minute, want 2 workers", f)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	h.awaitFleet(t, 2)
 	spec := baseSpec()
 	spec.Shards = 1
 	spec.PageSize = 100

@@ -67,12 +67,38 @@ type ListAheadResult struct {
 	Fleet  *Fleet   `json:"fleet,omitempty"`
 }
 
+// ChunkKeys is the keys of a chunk a windowed shard lists (ListAheadInput):
+// one round of a range's copy pool, never more than a page.
+func (s JobSpec) ChunkKeys() int {
+	return min(max(s.Concurrency.Objects, 1), max(s.PageSize, 1))
+}
+
 // ShardWindow tells a windowed shard how many pages to copy at once. Seq
 // grows with every window the job sends, so that a shard keeps the newest
 // whatever order signals arrive in.
 type ShardWindow struct {
 	Pages int   `json:"pages"`
 	Seq   int64 `json:"seq"`
+}
+
+// SignalShardCut is sent by a job to its open head shard (ShardInput.Open)
+// with a ShardCut once the plan is made.
+const SignalShardCut = "shard-cut"
+
+// ShardCut gives an open head shard the plan's boundaries: the After of
+// every planned shard but the first, in key order. The head ends at the
+// first boundary not below what it has listed, and answers with a
+// CutReport in its next report.
+type ShardCut struct {
+	Bounds []string `json:"bounds"`
+}
+
+// CutReport is where the head shard ends: at the boundary Through (it
+// takes every key up to it), or, with All, nowhere: it had listed past
+// every boundary, or to the end of the key space, and takes it all.
+type CutReport struct {
+	Through string `json:"through,omitempty"`
+	All     bool   `json:"all,omitempty"`
 }
 
 // DefaultSpreadObjectBytes is JobSpec.SpreadObjectBytes's default.

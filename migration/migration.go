@@ -473,6 +473,11 @@ type ShardInput struct {
 	// shard has been listed to its end (windowed shards only).
 	Ranges []Range `json:"ranges,omitempty"`
 	Listed bool    `json:"listed,omitempty"`
+	// Open marks the head shard of a job that started copying while its
+	// plan was still being made (early.go in workflows): its Shard starts
+	// at the beginning of the key space and has no end until a ShardCut
+	// gives it one.
+	Open bool `json:"open,omitempty"`
 }
 
 // ShardControl is the signal a job sends its running shards when it is
@@ -518,12 +523,17 @@ type ShardReport struct {
 	// Fleet is the newest view of the workers a shard's activities
 	// brought back since its last report.
 	Fleet *Fleet `json:"fleet,omitempty"`
+	// Cut is the head shard's answer to a ShardCut: where it ends.
+	Cut *CutReport `json:"cut,omitempty"`
 }
 
 // PlanInput is the input of the planning activity.
 type PlanInput struct {
 	JobID string  `json:"jobId"`
 	Spec  JobSpec `json:"spec"`
+	// CheckOnly asks only for the stores' checks (and the fleet and the
+	// source's round trip), not for shards.
+	CheckOnly bool `json:"checkOnly,omitempty"`
 }
 
 // PlanResult is the shard plan. The planner also checks that both stores
@@ -537,6 +547,13 @@ type PlanResult struct {
 	// Fleet is the workers serving the task queue as the planning worker
 	// saw them; nil when the server keeps no worker heartbeats.
 	Fleet *Fleet `json:"fleet,omitempty"`
+	// SourceRoundTripMS is how long the source's check took, in
+	// milliseconds: a far-away source makes planning take seconds.
+	SourceRoundTripMS int64 `json:"sourceRoundTripMs,omitempty"`
+	// Head is, for CheckOnly, the source's first page in chunks (as a
+	// ListAhead from the start of the key space returns it): the job's
+	// head shard starts copying them at once.
+	Head *ListAheadResult `json:"head,omitempty"`
 }
 
 // CopyPageInput asks a batch activity to list one page of a shard (at most

@@ -52,8 +52,14 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	j.watchStalls(ctx, in.State == nil)
 	j.upsert(ctx, true)
 	if in.State == nil {
-		if err := j.plan(ctx); err != nil {
+		early, err := j.checkFirst(ctx)
+		if err != nil {
 			return migration.JobResult{}, err
+		}
+		if !early {
+			if err := j.plan(ctx); err != nil {
+				return migration.JobResult{}, err
+			}
 		}
 		j.status = migration.StatusRunning
 		j.upsert(ctx, false)
@@ -95,6 +101,10 @@ type job struct {
 	pages     map[int]int
 	sent      map[int]int
 	signaling []workflow.Future
+
+	// early is set while the plan is made and the head shard copies
+	// (early.go); nil otherwise.
+	early *earlyStart
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -137,6 +147,27 @@ const planHeartbeatVersion = "plan-heartbeat"
 // plan runs the planning activity, which also checks that both stores can
 // be reached with the workers' credentials.
 func (j *job) plan(ctx workflow.Context) error {
+	var a *activities.Activities
+	var res migration.PlanResult
+	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec}).Get(ctx, &res)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return j.fail(ctx, "planning failed: "+errorMessage(err))
+	}
+	// Shard indexes name child workflows and failure-log chunks; the
+	// position in the plan is the one the job relies on.
+	j.setPlan(res.Shards)
+	if j.sized {
+		j.st.Fleet = res.Fleet
+	}
+	j.logger.Info("Planned job", "shards", len(j.st.Plan), "window", j.window)
+	return nil
+}
+
+// planContext is the context of the planning activity.
+func (j *job) planContext(ctx workflow.Context) workflow.Context {
 	opts := workflow.ActivityOptions{
 		// The planner probes split points rather than listing every key,
 		// but a large bucket or manifest still takes a while.
@@ -150,28 +181,7 @@ func (j *job) plan(ctx workflow.Context) error {
 		// within the timeout, not after the hour.
 		opts.HeartbeatTimeout = heartbeatTimeout
 	}
-	actx := workflow.WithActivityOptions(ctx, opts)
-	var a *activities.Activities
-	var res migration.PlanResult
-	err := workflow.ExecuteActivity(actx, a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec}).Get(ctx, &res)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return j.fail(ctx, "planning failed: "+errorMessage(err))
-	}
-	// Shard indexes name child workflows and failure-log chunks; the
-	// position in the plan is the one the job relies on.
-	plan := res.Shards
-	for i := range plan {
-		plan[i].Index = i
-	}
-	j.st.Plan = plan
-	if j.sized {
-		j.st.Fleet = res.Fleet
-	}
-	j.logger.Info("Planned job", "shards", len(plan), "window", j.window)
-	return nil
+	return workflow.WithActivityOptions(ctx, opts)
 }
 
 // fail marks the job failed and returns the error that stops it.
@@ -202,6 +212,9 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 	j.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { j.canceled = true })
 	j.watchControl()
 	j.listenStalls(ctx)
+	if j.planning() {
+		j.planEarly(ctx)
+	}
 
 	for {
 		j.settle(ctx)
@@ -210,9 +223,9 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			return j.cancel(ctx)
 		case j.fatal != "":
 			return migration.JobResult{}, j.stop(ctx)
-		case j.st.NextShard >= len(j.st.Plan) && len(j.st.Running) == 0:
+		case j.st.NextShard >= len(j.st.Plan) && len(j.st.Running) == 0 && !j.planning():
 			return j.finish(ctx), nil
-		case j.progressed && workflow.GetInfo(ctx).GetContinueAsNewSuggested():
+		case j.progressed && !j.planning() && workflow.GetInfo(ctx).GetContinueAsNewSuggested():
 			// Hand over only what is settled: no child half started, no
 			// report or end waiting in this run. (And only after some
 			// progress of this run's own, so that runs never follow each
@@ -256,6 +269,9 @@ func (j *job) startShard(ctx workflow.Context, s migration.Shard) {
 		StaticSummary:         describeShard(j.spec, s),
 	})
 	in := migration.ShardInput{JobID: j.id, Spec: j.spec, Shard: s}
+	if j.planning() {
+		j.openHead(&in)
+	}
 	if w := j.firstWindow(); w > 0 {
 		in.Window = w
 		if j.sent == nil {
@@ -330,6 +346,7 @@ func (j *job) onEnded(ctx workflow.Context, e endedShard) {
 func (j *job) onReport(ctx workflow.Context, r migration.ShardReport) {
 	j.progressed = true
 	j.noteReport(r)
+	j.onCut(r)
 	j.st.Counts.Add(r.Delta)
 	j.st.Failures = appendSample(j.st.Failures, r.Failures)
 	j.st.Samples = addSample(j.st.Samples, workflow.Now(ctx), j.st.Counts)

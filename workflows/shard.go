@@ -44,6 +44,7 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 	s := newShard(ctx, in, spec)
 	s.useWindow(ctx)
 	s.useSpread(ctx)
+	s.useCut(ctx)
 	return s.run(ctx)
 }
 
@@ -96,6 +97,15 @@ type shard struct {
 	// chunked: the shard lists chunks of a pool round of keys and joins
 	// them into ranges as it starts them (chunksPerRange).
 	chunked bool
+	// rampShare: while its window has empty slots, the shard shares what
+	// it has listed over them (chunksPerRange).
+	rampShare bool
+
+	// The open head of a job copying while its plan is made (early.go):
+	// cut is the plan's boundaries not yet applied, cutReport the answer
+	// not yet sent.
+	cut       *migration.ShardCut
+	cutReport *migration.CutReport
 }
 
 func newShard(ctx workflow.Context, in migration.ShardInput, spec migration.JobSpec) *shard {
@@ -124,7 +134,9 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 		}
 		// A run hands over only after some progress of its own, so that a
 		// suggestion can never make runs follow each other doing nothing.
-		suggested := s.progressed && workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		s.applyCut()
+		// An open head hands over only once it has its end and said so.
+		suggested := s.progressed && !s.in.Open && s.cutReport == nil && workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		// Pages go one after the other (each starts after the last key of
 		// the one before), and only once the large objects found so far
 		// are under way, so the queue stays within one page.
@@ -132,7 +144,7 @@ func (s *shard) run(ctx workflow.Context) (migration.ShardResult, error) {
 			if !s.paging {
 				s.startWindowed(ctx, suggested)
 			}
-		} else if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused {
+		} else if !s.paging && !s.listed && len(s.queue) == 0 && !suggested && !s.in.Paused && !s.cutting() {
 			s.startPage(ctx)
 		}
 		for !s.in.Paused && s.large < s.window && len(s.queue) > 0 {
@@ -298,12 +310,12 @@ func (s *shard) flush(ctx workflow.Context) {
 	// shard starts ranges after a listing that brings no counts. (Fewer
 	// wait for the next report: it comes with the counts of what ended.)
 	moved := s.windowed && s.inFlight() > s.reportedInFlight
-	if s.pending == (migration.Counts{}) && len(s.pendingFailures) == 0 && s.fleet == nil && !moved {
+	if s.pending == (migration.Counts{}) && len(s.pendingFailures) == 0 && s.fleet == nil && !moved && s.cutReport == nil {
 		return
 	}
 	r := s.report(nil)
 	f := workflow.SignalExternalWorkflow(ctx, s.in.JobID, "", migration.SignalShard, r)
-	s.pending, s.pendingFailures, s.fleet, s.reportedInFlight = migration.Counts{}, nil, nil, r.InFlight
+	s.pending, s.pendingFailures, s.fleet, s.reportedInFlight, s.cutReport = migration.Counts{}, nil, nil, r.InFlight, nil
 	s.reports++
 	s.sel.AddFuture(f, func(f workflow.Future) {
 		s.reports--
@@ -317,7 +329,11 @@ func (s *shard) flush(ctx workflow.Context) {
 
 // report is the signal carrying what the job has yet to hear.
 func (s *shard) report(done *migration.ShardResult) migration.ShardReport {
-	r := migration.ShardReport{Shard: s.in.Shard.Index, Delta: s.pending, Failures: s.pendingFailures, Done: done}
+	r := migration.ShardReport{Shard: s.in.Shard.Index, Delta: s.pending, Failures: s.pendingFailures, Done: done, Cut: s.cutReport}
+	if done != nil && s.in.Open {
+		// A head that ends before its cut has listed the whole key space.
+		r.Cut = &migration.CutReport{All: true}
+	}
 	if done == nil {
 		r.InFlight = s.inFlight()
 		if s.windowed {

@@ -29,10 +29,11 @@ const windowedVersion = "windowed-shard"
 // useWindow decides, once per run, whether the shard walks its range
 // windowed. A manifest shard reads its pages in sequence as before.
 func (s *shard) useWindow(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 3)
+	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 4)
 	s.windowed = v >= 1 && s.in.Window > 0 && !s.manifest
 	s.pageAtOne = v >= 2
 	s.chunked = v >= 3
+	s.rampShare = v >= 4
 	if !s.windowed {
 		return
 	}
@@ -85,7 +86,7 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		return
 	}
 	w := s.in.Window
-	if !s.listing && !s.listed && s.listedIn(aheadChunks) < w {
+	if !s.listing && !s.listed && !s.cutting() && s.listedIn(aheadChunks) < w {
 		s.startListAhead(ctx, w)
 	}
 	for s.copying < w && len(s.in.Ranges) > 0 && len(s.queue) < w {
@@ -110,7 +111,7 @@ const minChunks = 4
 // chunkKeys is the keys of a listed chunk: one round of a range's pool,
 // never more than a page.
 func (s *shard) chunkKeys() int {
-	return min(max(s.spec.Concurrency.Objects, 1), max(s.spec.PageSize, 1))
+	return s.spec.ChunkKeys()
 }
 
 // aheadChunks is how many chunks a chunked shard keeps listed for each
@@ -147,6 +148,10 @@ func (s *shard) chunksPerRange() int {
 	most := max(s.spec.PageSize/s.chunkKeys(), 1)
 	w := max(s.in.Window, 1)
 	k := min(max((n+w-1)/w, 1), most)
+	if s.rampShare && !s.listed && s.ramping(w) {
+		free := max(w-s.copying, 1)
+		return min(max((n+free-1)/free, 1), n, most)
+	}
 	if !s.listed {
 		if n < minChunks && s.copying > 0 {
 			return 0
@@ -154,6 +159,12 @@ func (s *shard) chunksPerRange() int {
 		k = max(k, min(minChunks, most))
 	}
 	return min(k, n)
+}
+
+// ramping reports whether the window of w pages has empty slots that
+// what is listed, in ranges of minChunks, would not fill.
+func (s *shard) ramping(w int) bool {
+	return s.copying+s.listedIn(minChunks) < w
 }
 
 func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
@@ -167,7 +178,7 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 		// drain was a fifth of a limited job's bandwidth unused.
 		MinKeys: 4 * s.spec.Concurrency.Objects,
 	}
-	if s.copying == 0 || (s.chunked && s.copying+s.listedIn(minChunks) < ranges) {
+	if s.copying == 0 || (s.chunked && s.ramping(ranges)) || (s.rampShare && s.listedIn(minChunks) < ranges) {
 		// Nothing to copy meanwhile (since chunks, slots of the window
 		// still empty): one listing, and copies start after one round
 		// trip to the store. Four in a row kept a far-away store's job

@@ -61,48 +61,36 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	// The stores are probed while the source is planned: against a
 	// far-away store each probe is a round trip before the first copy. A
 	// fatal answer still stops the job, and the planning with it, before
-	// any shard starts, and is what the job fails with. (A source that may
-	// not be listed only matters when it must be.)
+	// any shard starts, and is what the job fails with. A job that ran
+	// its check first (Checked) does not probe them again.
 	checks, cctx := errgroup.WithContext(ctx)
 	var rtt time.Duration
-	checks.Go(func() error {
-		start := time.Now()
-		err := checkStore(cctx, log, srcRole, src, spec.Source.Prefix, manifest == nil)
-		rtt = time.Since(start)
-		return err
-	})
-	checks.Go(func() error {
-		return checkStore(cctx, log, dstRole, dst, spec.Destination.Prefix, spec.Conflict.ReadsDestination())
-	})
-	var head *migration.ListAheadResult
-	if in.CheckOnly && manifest == nil {
-		// The source's first page, listed beside its check: the head
-		// shard of a far-away source starts copying it at once.
-		checks.Go(func() error {
-			keys, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
-			if err == nil {
-				head = &migration.ListAheadResult{Bounds: chunkEnds(keys, spec.ChunkKeys()), Done: done}
-			}
-			return err
-		})
-	}
-	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {
-		r := role{"failure log", fl.Store}
-		st, err := a.resolve(r)
-		if err != nil {
+	if !in.Checked {
+		if err := a.goChecks(cctx, checks, log, spec, src, dst, &rtt); err != nil {
 			return migration.PlanResult{}, err
 		}
-		checks.Go(func() error { return checkStore(cctx, log, r, st, fl.Prefix, false) })
-	}
-	var shards []migration.Shard
-	if !in.CheckOnly {
-		shards, err = a.planShards(cctx, log, spec, srcRole, src)
-	}
-	if cerr := checks.Wait(); cerr != nil {
-		return migration.PlanResult{}, cerr
 	}
 	if in.CheckOnly {
+		var head *migration.ListAheadResult
+		if manifest == nil {
+			// The source's first page, listed beside its check: the head
+			// shard of a far-away source starts copying it at once.
+			checks.Go(func() error {
+				keys, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
+				if err == nil {
+					head = &migration.ListAheadResult{Bounds: chunkEnds(keys, spec.ChunkKeys()), Done: done}
+				}
+				return err
+			})
+		}
+		if err := checks.Wait(); err != nil {
+			return migration.PlanResult{}, err
+		}
 		return migration.PlanResult{Fleet: a.fleet(ctx), SourceRoundTripMS: rtt.Milliseconds(), Head: head}, nil
+	}
+	shards, err := a.planShards(cctx, log, spec, srcRole, src)
+	if cerr := checks.Wait(); cerr != nil {
+		return migration.PlanResult{}, cerr
 	}
 	if err != nil {
 		return migration.PlanResult{}, err
@@ -112,7 +100,34 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 		log.Warn("plan merged to fit a Temporal payload", "shards", len(shards), "merged", len(fit))
 		shards = fit
 	}
-	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx), SourceRoundTripMS: rtt.Milliseconds()}, nil
+	return migration.PlanResult{Shards: shards, Fleet: a.fleet(ctx)}, nil
+}
+
+// goChecks probes every store of the job in g (the source, the
+// destination, a failure log elsewhere) and sets rtt to the time the
+// source's probe took. (A source that may not be listed only matters when
+// it must be.)
+func (a *Activities) goChecks(ctx context.Context, g *errgroup.Group, log *slog.Logger, spec migration.JobSpec, src, dst storage.Store, rtt *time.Duration) error {
+	srcRole := role{"source", spec.Source.Store}
+	dstRole := role{"destination", spec.Destination.Store}
+	g.Go(func() error {
+		start := time.Now()
+		err := checkStore(ctx, log, srcRole, src, spec.Source.Prefix, spec.Filters.Manifest == nil)
+		*rtt = time.Since(start)
+		return err
+	})
+	g.Go(func() error {
+		return checkStore(ctx, log, dstRole, dst, spec.Destination.Prefix, spec.Conflict.ReadsDestination())
+	})
+	if fl := *spec.FailureLog; fl.Store != spec.Destination.Store {
+		r := role{"failure log", fl.Store}
+		st, err := a.resolve(r)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return checkStore(ctx, log, r, st, fl.Prefix, false) })
+	}
+	return nil
 }
 
 // planShards cuts the source's key space (or the manifest) into shards.

@@ -361,3 +361,49 @@ func TestPlanLargeFlatPrefix(t *testing.T) {
 		t.Errorf("planning took %d List calls, a tenth of a full listing is %d", lists, len(keys)/1000)
 	}
 }
+
+// TestPlanCheckFirst: a job's check (CheckOnly) probes every store and
+// lists the source's first page in chunks of a pool round, for its head
+// shard; the plan that follows (Checked) does not probe the stores again:
+// it makes no request of the destination.
+func TestPlanCheckFirst(t *testing.T) {
+	e := newEmuEnv(t)
+	var keys []string
+	for i := range 60 {
+		keys = append(keys, fmt.Sprintf("data/k%03d", i))
+		e.seed(t, keys[i], 10, emulator.Meta{})
+	}
+	a := newActivities(t, e.stores, transfer.Options{})
+	env := newActivityEnv(a)
+	spec := pageSpec() // pages of 25 keys, 8 copied at once
+	run := func(in migration.PlanInput) migration.PlanResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(a.Plan, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res migration.PlanResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	dst := e.srv.COSFaults.Stats().Requests
+	check := run(migration.PlanInput{JobID: "job", Spec: spec, CheckOnly: true})
+	if e.srv.COSFaults.Stats().Requests == dst {
+		t.Error("the check made no request of the destination")
+	}
+	want := []string{keys[7], keys[15], keys[23], keys[24]}
+	if check.Head == nil || !slices.Equal(check.Head.Bounds, want) || check.Head.Done || len(check.Shards) != 0 {
+		t.Errorf("check %+v head %+v: want the first page's chunk ends %v, no shards", check, check.Head, want)
+	}
+
+	dst = e.srv.COSFaults.Stats().Requests
+	planned := run(migration.PlanInput{JobID: "job", Spec: spec, Checked: true})
+	if n := e.srv.COSFaults.Stats().Requests - dst; n != 0 {
+		t.Errorf("the plan after a check made %d requests of the destination", n)
+	}
+	if len(planned.Shards) == 0 || planned.Head != nil {
+		t.Errorf("plan %+v: want shards and no head", planned)
+	}
+}

@@ -534,6 +534,9 @@ type PlanInput struct {
 	// CheckOnly asks only for the stores' checks (and the fleet and the
 	// source's round trip), not for shards.
 	CheckOnly bool `json:"checkOnly,omitempty"`
+	// Checked says the job checked its stores already (a CheckOnly plan
+	// just before): the plan does not probe them again.
+	Checked bool `json:"checked,omitempty"`
 }
 
 // PlanResult is the shard plan. The planner also checks that both stores
@@ -547,8 +550,8 @@ type PlanResult struct {
 	// Fleet is the workers serving the task queue as the planning worker
 	// saw them; nil when the server keeps no worker heartbeats.
 	Fleet *Fleet `json:"fleet,omitempty"`
-	// SourceRoundTripMS is how long the source's check took, in
-	// milliseconds: a far-away source makes planning take seconds.
+	// SourceRoundTripMS is, for CheckOnly, how long the source's check
+	// took, in milliseconds: a far-away source makes planning take seconds.
 	SourceRoundTripMS int64 `json:"sourceRoundTripMs,omitempty"`
 	// Head is, for CheckOnly, the source's first page in chunks (as a
 	// ListAhead from the start of the key space returns it): the job's

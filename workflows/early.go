@@ -47,7 +47,7 @@ type earlyStart struct {
 // its plan is made: it runs the stores' checks (the plan activity with
 // CheckOnly) and looks at how long the source took. It returns true when
 // the job has its head shard to start; false when the job plans as before
-// (then the plan checks the stores again, a round trip of a near store).
+// (its plan then does not probe the stores again).
 func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 	if workflow.GetVersion(ctx, earlyVersion, workflow.DefaultVersion, 1) < 1 {
 		return false, nil
@@ -66,6 +66,7 @@ func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 		}
 		return false, j.fail(ctx, "planning failed: "+errorMessage(err))
 	}
+	j.checked = true
 	if j.sized {
 		j.st.Fleet = res.Fleet
 	}
@@ -88,7 +89,7 @@ func (j *job) planning() bool {
 // meanwhile; fill starts the head.
 func (j *job) planEarly(ctx workflow.Context) {
 	var a *activities.Activities
-	f := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec})
+	f := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, Checked: true})
 	j.sel.AddFuture(f, func(f workflow.Future) {
 		var res migration.PlanResult
 		if err := f.Get(ctx, &res); err != nil {

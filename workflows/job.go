@@ -105,6 +105,8 @@ type job struct {
 	// early is set while the plan is made and the head shard copies
 	// (early.go); nil otherwise.
 	early *earlyStart
+	// checked: the stores were checked before the plan (early.go).
+	checked bool
 }
 
 // child is a shard workflow started by the current run: the only ones whose
@@ -149,7 +151,7 @@ const planHeartbeatVersion = "plan-heartbeat"
 func (j *job) plan(ctx workflow.Context) error {
 	var a *activities.Activities
 	var res migration.PlanResult
-	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, Checked: j.checked}).Get(ctx, &res)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err

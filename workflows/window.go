@@ -167,6 +167,17 @@ func (s *shard) ramping(w int) bool {
 	return s.copying+s.listedIn(minChunks) < w
 }
 
+// backlogShort reports whether the shard lists one page at a time: while
+// its window has empty slots (since chunks), and since windowed-shard 4
+// while what it has listed, in ranges of minChunks, would not cover its
+// window of w pages once.
+func (s *shard) backlogShort(w int) bool {
+	if s.rampShare {
+		return s.listedIn(minChunks) < w
+	}
+	return s.chunked && s.ramping(w)
+}
+
 func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	after := max(s.in.Cursor, s.in.Shard.After)
 	summary := fmt.Sprintf("list ahead after %q", after)
@@ -178,7 +189,7 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 		// drain was a fifth of a limited job's bandwidth unused.
 		MinKeys: 4 * s.spec.Concurrency.Objects,
 	}
-	if s.copying == 0 || (s.chunked && s.ramping(ranges)) || (s.rampShare && s.listedIn(minChunks) < ranges) {
+	if s.copying == 0 || s.backlogShort(ranges) {
 		// Nothing to copy meanwhile (since chunks, slots of the window
 		// still empty): one listing, and copies start after one round
 		// trip to the store. Four in a row kept a far-away store's job

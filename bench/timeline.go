@@ -132,6 +132,7 @@ func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
 		b := byKind[k]
 		fmt.Fprintf(w, "bench:   %-15s %5d activities, first start %5.1f s, last end %5.1f s\n", k, b.n, rel(b.first), rel(b.last))
 	}
+	tl.printDurations(w, "CopyPage")
 	var row []string
 	for t := tl.start; t.Before(end); t = t.Add(step) {
 		// Slot-seconds in use over the step, as a mean of activities.
@@ -152,4 +153,30 @@ func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
 		row = append(row, fmt.Sprintf("%.0f", float64(busy)/float64(step)))
 	}
 	fmt.Fprintf(w, "bench:   activities running (mean per %s, of %d slots): %s\n", step, slots, strings.Join(row, " "))
+}
+
+// printDurations writes how long the activities of a kind took, in whole
+// seconds: against a store a second away, a range's duration is its round
+// trips (its listing, then a GET and a PUT for each round of its pool), so
+// this shows how long the ranges were and how much of them their listing was.
+func (tl *timeline) printDurations(w io.Writer, kind string) {
+	count := map[int]int{}
+	for _, s := range tl.spans {
+		if s.kind == kind {
+			count[int(s.end.Sub(s.start).Round(time.Second).Seconds())]++
+		}
+	}
+	if len(count) == 0 {
+		return
+	}
+	secs := make([]int, 0, len(count))
+	for d := range count {
+		secs = append(secs, d)
+	}
+	slices.Sort(secs)
+	var parts []string
+	for _, d := range secs {
+		parts = append(parts, fmt.Sprintf("%ds:%d", d, count[d]))
+	}
+	fmt.Fprintf(w, "bench:   %s durations (seconds:activities): %s\n", kind, strings.Join(parts, " "))
 }

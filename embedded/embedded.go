@@ -366,6 +366,15 @@ func newTemporalServer(cfg *config.Config, opts Options, files *pki.Files, logge
 			// ids) stays small on a single-cluster migration server.
 			dynamicconfig.TaskQueueScannerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
 			dynamicconfig.BuildIdScavengerEnabled.Key(): []dynamicconfig.ConstrainedValue{{Value: false}},
+			// Task queue priorities hold within a partition, and a task
+			// lands on a random one of four: a shard's listing, priority 1,
+			// still waited behind the copies queued in the other three
+			// (workflows.listPriority). One partition takes every new task
+			// in priority order; reading all four still drains what a
+			// server of an earlier release left in the others. One
+			// partition of one matching host serves thousands of tasks a
+			// second, far above a job's.
+			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
 		}),
 	)...)
 	if err != nil {

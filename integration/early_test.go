@@ -31,7 +31,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	spec.PageSize = 100
 	spec.Shards = 4
 	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 10, LargeObjects: 2}
-	run := h.startJob(t, "job-early", spec)
+	run := h.startJob(t, "job-lists-first", spec)
 	res, err := h.wait(t, run, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 
 	// The job's history: a check, the head started, then the plan done.
 	var plans, headStarted, planDone int64
-	h.eachEvent(t, "job-early", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-lists-first", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "Plan" {
 			var in migration.PlanInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -56,7 +56,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 				t.Errorf("plan activity %d: CheckOnly %v", plans, in.CheckOnly)
 			}
 		}
-		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-early/shard-00000" && headStarted == 0 {
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-lists-first/shard-00000" && headStarted == 0 {
 			headStarted = e.EventId
 		}
 		if e.GetActivityTaskCompletedEventAttributes() != nil && plans == 2 && planDone == 0 {
@@ -75,7 +75,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	var open bool
 	var cut bool
 	var copies int
-	h.eachEvent(t, "job-early/shard-00000", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-lists-first/shard-00000", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			var in migration.ShardInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -86,13 +86,23 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.SignalName == migration.SignalShardCut {
 			cut = true
 		}
-		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "CopyPage" && !cut {
+		a := e.GetActivityTaskScheduledEventAttributes()
+		if a == nil {
+			return
+		}
+		if a.ActivityType.GetName() == "CopyPage" && !cut {
 			copies++
+		}
+		// Listings go ahead of the copies waiting in the task queue
+		// (windowed-shard 5); copies keep the default priority.
+		want := map[string]int32{"ListAhead": 1, "CopyPage": 0}[a.ActivityType.GetName()]
+		if got := a.GetPriority().GetPriorityKey(); got != want {
+			t.Errorf("%s scheduled with priority %d, want %d", a.ActivityType.GetName(), got, want)
 		}
 	})
 	t.Logf("%d shards; the head started %d ranges before its cut", res.Shards, copies)
 	if !open || !cut || copies == 0 {
 		t.Errorf("head open %v, cut %v, ranges before the cut %d: want an open head copying before its cut", open, cut, copies)
 	}
-	h.recordHistories(t, "job-early", "job-early/shard-00000", "job-early/shard-00001")
+	h.recordHistories(t, "job-lists-first", "job-lists-first/shard-00000", "job-lists-first/shard-00001")
 }

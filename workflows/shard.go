@@ -85,6 +85,8 @@ type shard struct {
 	listing  bool             // a ListAhead is in flight
 	copying  int              // CopyPage activities of ranges in flight
 	fleet    *migration.Fleet // newest fleet view not yet reported
+	// seen is the newest fleet view of this run, reported or not.
+	seen *migration.Fleet
 	// reportedInFlight is the InFlight of the last report.
 	reportedInFlight int
 	// Spread large objects (spread.go): spreading counts their
@@ -100,6 +102,9 @@ type shard struct {
 	// rampShare: while its window has empty slots, the shard shares what
 	// it has listed over them (chunksPerRange).
 	rampShare bool
+	// listFirst: the shard's listings go ahead of copies waiting in the
+	// task queue (listPriority).
+	listFirst bool
 
 	// The open head of a job copying while its plan is made (early.go):
 	// cut is the plan's boundaries not yet applied, cutReport the answer
@@ -241,7 +246,7 @@ func (s *shard) onPage(ctx workflow.Context, what string, res migration.CopyPage
 	s.listed = res.Done
 	if s.windowed {
 		s.in.Listed = res.Done
-		s.fleet = s.fleet.Newer(res.Fleet)
+		s.heard(res.Fleet)
 	}
 	s.queue = append(s.queue, res.Large...)
 	s.count(res.Counts, res.Failures)

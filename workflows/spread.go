@@ -68,7 +68,7 @@ func (s *shard) startSpread(ctx workflow.Context, obj migration.LargeObject) {
 			s.failed(ctx, summary, err)
 			return
 		}
-		s.fleet = s.fleet.Newer(res.Fleet)
+		s.heard(res.Fleet)
 		var failures []migration.Failure
 		if res.Failure != nil {
 			failures = []migration.Failure{*res.Failure}
@@ -88,7 +88,7 @@ func (s *shard) copySpread(ctx workflow.Context, obj migration.LargeObject) work
 	s.spreading++
 	err := workflow.ExecuteActivity(s.activityContext(fmt.Sprintf("begin %q", obj.Key), pageTimeout), a.BeginLarge, in).Get(ctx, &begun)
 	s.spreading--
-	s.fleet = s.fleet.Newer(begun.Fleet)
+	s.heard(begun.Fleet)
 	if u := begun.Upload; err == nil && u != nil {
 		per := (u.Parts + spreadChunks - 1) / spreadChunks
 		var futures []workflow.Future
@@ -105,7 +105,7 @@ func (s *shard) copySpread(ctx workflow.Context, obj migration.LargeObject) work
 			// A run of parts that failed for good is left to CopyLarge.
 			if f.Get(ctx, &r) == nil {
 				in.Sent += r.Sent
-				s.fleet = s.fleet.Newer(r.Fleet)
+				s.heard(r.Fleet)
 			}
 			s.spreading--
 		}

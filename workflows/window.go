@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/bucketferry/bucketferry/activities"
@@ -29,11 +30,12 @@ const windowedVersion = "windowed-shard"
 // useWindow decides, once per run, whether the shard walks its range
 // windowed. A manifest shard reads its pages in sequence as before.
 func (s *shard) useWindow(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 4)
+	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 5)
 	s.windowed = v >= 1 && s.in.Window > 0 && !s.manifest
 	s.pageAtOne = v >= 2
 	s.chunked = v >= 3
 	s.rampShare = v >= 4
+	s.listFirst = v >= 5
 	if !s.windowed {
 		return
 	}
@@ -148,9 +150,16 @@ func (s *shard) chunksPerRange() int {
 	most := max(s.spec.PageSize/s.chunkKeys(), 1)
 	w := max(s.in.Window, 1)
 	k := min(max((n+w-1)/w, 1), most)
-	if s.rampShare && !s.listed && s.ramping(w) {
+	if s.rampShare && !s.listed && s.ramping(w) && !s.fleetBusy() {
 		free := max(w-s.copying, 1)
 		return min(max((n+free-1)/free, 1), n, most)
+	}
+	if s.listed && s.listFirst {
+		// The end of the shard is shared over its part of the fleet's
+		// slots, not over its window: the window's quarter more waits in
+		// the task queue, and ranges cut for it ran as a second wave
+		// after the first had ended.
+		k = min(max((n+slotsOf(w)-1)/slotsOf(w), 1), most)
 	}
 	if !s.listed {
 		if n < minChunks && s.copying > 0 {
@@ -159,6 +168,28 @@ func (s *shard) chunksPerRange() int {
 		k = max(k, min(minChunks, most))
 	}
 	return min(k, n)
+}
+
+// slotsOf is the slots a window of w pages stands for: the job's window
+// is the fleet's slots and a quarter more (fleet.go).
+func slotsOf(w int) int {
+	return max(w*4/5, 1)
+}
+
+// heard takes in the fleet view of an activity's result.
+func (s *shard) heard(f *migration.Fleet) {
+	s.fleet = s.fleet.Newer(f)
+	s.seen = s.seen.Newer(f)
+}
+
+// fleetBusy reports, since windowed-shard 5, whether the newest fleet
+// view has fewer than an eighth of its slots free. Ramp shares fill empty
+// slots; a shard that starts while the others keep the fleet busy (the
+// job's planned shards, after its head took the whole window) would only
+// queue ranges of one chunk, each listing its keys once more.
+func (s *shard) fleetBusy() bool {
+	f := s.seen
+	return s.listFirst && f != nil && f.Slots > 0 && (f.Slots-f.Used)*8 < f.Slots
 }
 
 // ramping reports whether the window of w pages has empty slots that
@@ -178,10 +209,23 @@ func (s *shard) backlogShort(w int) bool {
 	return s.chunked && s.ramping(w)
 }
 
+// listPriority is the task queue priority of a shard's listings (1 is
+// the highest, 3 the default every copy has). The window keeps a quarter
+// more copies than the fleet has slots waiting in the task queue; a listing
+// behind them waited for a dozen copies to end (a second and a half in the
+// 3-worker run against a store 1 s away, as long as the listing itself), so
+// the shards listed hardly ahead of the copies, whose ranges stayed short
+// (each lists its range again) and whose end came late. A server that does
+// not know priorities (before Temporal 1.28) dispatches them in order.
+const listPriority = 1
+
 func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	after := max(s.in.Cursor, s.in.Shard.After)
 	summary := fmt.Sprintf("list ahead after %q", after)
 	actx := s.activityContext(summary, pageTimeout)
+	if s.listFirst {
+		actx = workflow.WithPriority(actx, temporal.Priority{PriorityKey: listPriority})
+	}
 	in := migration.ListAheadInput{
 		JobID: s.in.JobID, Spec: s.spec, Shard: s.in.Shard, After: after, Ranges: ranges,
 		// Each copy of a range keeps its objects' pool busy for at least
@@ -215,7 +259,7 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 
 func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migration.ListAheadResult) {
 	s.progressed = true
-	s.fleet = s.fleet.Newer(res.Fleet)
+	s.heard(res.Fleet)
 	prev := after
 	for _, b := range res.Bounds {
 		if b <= prev {
@@ -274,7 +318,7 @@ func (s *shard) onRange(ctx workflow.Context, what string, r migration.Range, re
 		rest := migration.Range{After: res.LastKey, Last: r.Last, Page: s.nextPage()}
 		s.in.Ranges = append([]migration.Range{rest}, s.in.Ranges...)
 	}
-	s.fleet = s.fleet.Newer(res.Fleet)
+	s.heard(res.Fleet)
 	s.queue = append(s.queue, res.Large...)
 	s.count(res.Counts, res.Failures)
 	s.onArchived(ctx, res.Archived)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -73,6 +74,46 @@ func TestWindowedShardCopiesRangesAtOnce(t *testing.T) {
 	}
 	if !sawListing {
 		t.Error("no report said the shard had keys left to list")
+	}
+}
+
+// TestChunksPerRange: how many listed chunks the next range takes, at the
+// start of a shard (ramp share, unless the fleet is busy) and at its end
+// (shared over the window's slots, since windowed-shard 5).
+func TestChunksPerRange(t *testing.T) {
+	busy := &migration.Fleet{Workers: 3, Slots: 48, Used: 46}
+	room := &migration.Fleet{Workers: 3, Slots: 48, Used: 30}
+	cases := []struct {
+		name      string
+		listFirst bool
+		seen      *migration.Fleet
+		listed    bool
+		chunks    int // listed, not yet copied
+		copying   int
+		want      int
+	}{
+		{"ramp, no fleet view yet", true, nil, false, 8, 0, 1},
+		{"ramp, fleet with room", true, room, false, 8, 0, 1},
+		{"fleet busy: no ramp share", true, busy, false, 8, 0, minChunks},
+		{"fleet busy, before windowed-shard 5", false, busy, false, 8, 0, 1},
+		{"end, shared over the slots", true, nil, true, 9, 0, 2},
+		{"end, before windowed-shard 5: over the window", false, nil, true, 9, 0, 1},
+		{"end, fewer chunks than slots", true, nil, true, 5, 3, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec := testSpec()
+			spec.PageSize, spec.Concurrency.Objects = 1000, 32
+			s := &shard{spec: spec, chunked: true, rampShare: true, listFirst: c.listFirst, seen: c.seen,
+				listed: c.listed, copying: c.copying}
+			s.in.Window = 10
+			for i := range c.chunks {
+				s.in.Ranges = append(s.in.Ranges, migration.Range{Last: fmt.Sprintf("k%03d", i), Page: i})
+			}
+			if got := s.chunksPerRange(); got != c.want {
+				t.Errorf("chunksPerRange = %d, want %d", got, c.want)
+			}
+		})
 	}
 }
 

@@ -29,12 +29,17 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	if err != nil {
 		return migration.ListAheadResult{}, err
 	}
-	keys, done, err := listAhead(ctx, in, spec, srcRole, src)
+	objs, done, err := listAhead(ctx, in, spec, srcRole, src)
 	if err != nil {
 		return migration.ListAheadResult{}, err
 	}
+	keys := keysOf(objs)
 	if in.ChunkKeys > 0 {
-		return migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}, nil
+		res := migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}
+		if in.Carry && done {
+			res.Objects = carried(objs, in.ChunkKeys)
+		}
+		return res, nil
 	}
 	maxRanges := max(in.Ranges, 1)
 	if done {
@@ -52,20 +57,20 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	}, nil
 }
 
-// listAhead lists the shard's next keys: as many as the wanted ranges'
+// listAhead lists the shard's next objects: as many as the wanted ranges'
 // pages hold, in at most the listings allowed; done tells that the shard
 // has no more.
-func listAhead(ctx context.Context, in migration.ListAheadInput, spec migration.JobSpec, srcRole role, src storage.Store) ([]string, bool, error) {
+func listAhead(ctx context.Context, in migration.ListAheadInput, spec migration.JobSpec, srcRole role, src storage.Store) ([]storage.ObjectInfo, bool, error) {
 	want := max(in.Ranges, 1) * spec.PageSize
 	after := max(in.After, in.Shard.After)
-	var keys []string
+	var objs []storage.ObjectInfo
 	requests := listAheadRequests
 	if in.Listings > 0 {
 		requests = min(in.Listings, listAheadRequests)
 	}
 	for range requests {
 		page, err := list(ctx, src, storage.ListOptions{
-			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(keys)),
+			Prefix: spec.Source.Prefix, After: after, Before: in.Shard.Before, MaxKeys: min(spec.PageSize, want-len(objs)),
 		})
 		if err != nil {
 			if storage.IsRetryable(err) || ctx.Err() != nil {
@@ -73,11 +78,9 @@ func listAhead(ctx context.Context, in migration.ListAheadInput, spec migration.
 			}
 			return nil, false, storeFatal(srcRole, src, err)
 		}
-		for _, o := range page.Objects {
-			keys = append(keys, o.Key)
-		}
+		objs = append(objs, page.Objects...)
 		if page.Done {
-			return keys, true, nil
+			return objs, true, nil
 		}
 		switch {
 		case page.Next > after:
@@ -87,12 +90,20 @@ func listAhead(ctx context.Context, in migration.ListAheadInput, spec migration.
 		default:
 			return nil, false, fmt.Errorf("list ahead after %q: the listing did not move", after)
 		}
-		if len(keys) >= want {
+		if len(objs) >= want {
 			break
 		}
-		heartbeat(ctx, len(keys))
+		heartbeat(ctx, len(objs))
 	}
-	return keys, false, nil
+	return objs, false, nil
+}
+
+func keysOf(objs []storage.ObjectInfo) []string {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return keys
 }
 
 // cutRanges cuts sorted keys into ranges of equal size and returns the

@@ -2,10 +2,12 @@ package activities_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
+	"github.com/bucketferry/bucketferry/storage"
 )
 
 // TestListAheadRangesCoverTheShardOnce: ranges listed ahead through the
@@ -90,4 +92,69 @@ func keysIn(r migration.Range) int {
 		}
 	}
 	return n
+}
+
+// TestListAheadCarriesTheShardsEnd: a listing that reaches the end of its
+// shard returns the objects it listed when asked (none before the end);
+// the copy of a range given them makes no listing request, copies and
+// verifies them, and still leaves large objects to their own activity.
+func TestListAheadCarriesTheShardsEnd(t *testing.T) {
+	e := newEmuEnv(t)
+	for i := range 40 {
+		e.seed(t, fmt.Sprintf("data/k%04d", i), int64(i*100), emulator.Meta{ContentType: "text/plain", StorageClass: storage.ClassIA})
+	}
+	e.seed(t, "data/k0040-large", 2*mib, emulator.Meta{})
+	a := newActivities(t, e.stores, smallCopier())
+	env := newActivityEnv(a)
+	spec := pageSpec() // pages of 25, 8 objects at once
+	listAhead := func(after string) migration.ListAheadResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(a.ListAhead, migration.ListAheadInput{
+			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Carry: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res migration.ListAheadResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := listAhead("")
+	if first.Done || first.Objects != nil {
+		t.Fatalf("first page: done %v, %d objects carried: want none before the end", first.Done, len(first.Objects))
+	}
+	after := first.Bounds[len(first.Bounds)-1]
+	end := listAhead(after)
+	if !end.Done || len(end.Objects) != 16 || end.Objects[0].Key != "data/k0025" || end.Objects[15].Key != "data/k0040-large" {
+		t.Fatalf("last page: done %v, objects %+v: want the 16 keys after %q", end.Done, end.Objects, after)
+	}
+	if o := end.Objects[1]; o.Size != 2600 || o.Class != storage.ClassIA || o.ETag == "" || o.Modified == 0 {
+		t.Errorf("carried %+v: want its size, class, ETag and time", o)
+	}
+
+	// The last chunk, k0033 to the large object, copied from what was
+	// carried: its GETs and no listing.
+	from := 0
+	for end.Objects[from].Key <= end.Bounds[0] {
+		from++
+	}
+	objs := end.Objects[from:]
+	sub := migration.Shard{After: end.Bounds[0], Before: end.Bounds[1] + "\x00"}
+	before := e.srv.OSSFaults.Stats().Requests
+	res, err := copyPage(t, env, a, migration.CopyPageInput{JobID: "job", Spec: spec, Shard: sub, Page: 3, Objects: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.OSSFaults.Stats().Requests - before; n != int64(len(objs)-1) {
+		t.Errorf("%d requests of the source for %d small objects: want their GETs only", n, len(objs)-1)
+	}
+	if !res.Done || res.LastKey != "data/k0040-large" || res.Counts.Copied != int64(len(objs)-1) ||
+		len(res.Large) != 1 || res.Large[0].Key != "data/k0040-large" {
+		t.Errorf("result %+v: want %d copied and the large object left", res, len(objs)-1)
+	}
+	for _, o := range objs[:len(objs)-1] {
+		e.checkCopied(t, o.Key, "moved/"+strings.TrimPrefix(o.Key, "data/"))
+	}
 }

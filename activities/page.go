@@ -232,17 +232,12 @@ func loadHeartbeat(ctx context.Context, v any) error {
 	return activity.GetHeartbeatDetails(ctx, v)
 }
 
-// list lists the page and sorts its keys into work and done.
+// list lists the page (or takes the objects its shard's listing carried)
+// and sorts its keys into work and done.
 func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error {
-	after := max(r.in.After, r.in.Shard.After)
-	page, err := list(ctx, r.src, storage.ListOptions{
-		Prefix: r.spec.Source.Prefix, After: after, Before: r.in.Shard.Before, MaxKeys: r.spec.PageSize,
-	})
+	page, err := r.listPage(ctx)
 	if err != nil {
-		if storage.IsRetryable(err) || ctx.Err() != nil {
-			return fmt.Errorf("list page after %q: %w", after, err)
-		}
-		return storeFatal(r.srcRole, r.src, err)
+		return err
 	}
 	res.Done = page.Done
 	if n := len(page.Objects); n > 0 {
@@ -273,6 +268,28 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 		r.items = append(r.items, it)
 	}
 	return r.listDestination(ctx)
+}
+
+func (r *pageRun) listPage(ctx context.Context) (storage.Page, error) {
+	if len(r.in.Objects) > 0 {
+		objs, err := uncarried(r.in.Objects)
+		if err == nil {
+			return storage.Page{Objects: objs, Done: true}, nil
+		}
+		// Listing the range again is always right.
+		r.log.Warn("listing the range: its carried objects are unusable", "error", err)
+	}
+	after := max(r.in.After, r.in.Shard.After)
+	page, err := list(ctx, r.src, storage.ListOptions{
+		Prefix: r.spec.Source.Prefix, After: after, Before: r.in.Shard.Before, MaxKeys: r.spec.PageSize,
+	})
+	if err != nil {
+		if storage.IsRetryable(err) || ctx.Err() != nil {
+			return storage.Page{}, fmt.Errorf("list page after %q: %w", after, err)
+		}
+		return storage.Page{}, storeFatal(r.srcRole, r.src, err)
+	}
+	return page, nil
 }
 
 // listDestination lists, once for the page, the destination keys the page

@@ -76,9 +76,12 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 			// The source's first page, listed beside its check: the head
 			// shard of a far-away source starts copying it at once.
 			checks.Go(func() error {
-				keys, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
+				objs, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
 				if err == nil {
-					head = &migration.ListAheadResult{Bounds: chunkEnds(keys, spec.ChunkKeys()), Done: done}
+					head = &migration.ListAheadResult{Bounds: chunkEnds(keysOf(objs), spec.ChunkKeys()), Done: done}
+					if in.Carry {
+						head.Objects = carried(objs, spec.ChunkKeys())
+					}
 				}
 				return err
 			})

@@ -31,7 +31,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	spec.PageSize = 100
 	spec.Shards = 4
 	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 10, LargeObjects: 2}
-	run := h.startJob(t, "job-lists-first", spec)
+	run := h.startJob(t, "job-carry", spec)
 	res, err := h.wait(t, run, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 
 	// The job's history: a check, the head started, then the plan done.
 	var plans, headStarted, planDone int64
-	h.eachEvent(t, "job-lists-first", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-carry", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "Plan" {
 			var in migration.PlanInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -56,7 +56,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 				t.Errorf("plan activity %d: CheckOnly %v", plans, in.CheckOnly)
 			}
 		}
-		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-lists-first/shard-00000" && headStarted == 0 {
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-carry/shard-00000" && headStarted == 0 {
 			headStarted = e.EventId
 		}
 		if e.GetActivityTaskCompletedEventAttributes() != nil && plans == 2 && planDone == 0 {
@@ -74,8 +74,8 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	// then cut.
 	var open bool
 	var cut bool
-	var copies int
-	h.eachEvent(t, "job-lists-first/shard-00000", "", func(e *historypb.HistoryEvent) {
+	var copies, carried int
+	h.eachEvent(t, "job-carry/shard-00000", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			var in migration.ShardInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -90,8 +90,17 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 		if a == nil {
 			return
 		}
-		if a.ActivityType.GetName() == "CopyPage" && !cut {
-			copies++
+		if a.ActivityType.GetName() == "CopyPage" {
+			var in migration.CopyPageInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			if !cut {
+				copies++
+			}
+			if len(in.Objects) > 0 {
+				carried++
+			}
 		}
 		// Listings go ahead of the copies waiting in the task queue
 		// (windowed-shard 5); copies keep the default priority.
@@ -100,9 +109,14 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 			t.Errorf("%s scheduled with priority %d, want %d", a.ActivityType.GetName(), got, want)
 		}
 	})
-	t.Logf("%d shards; the head started %d ranges before its cut", res.Shards, copies)
+	t.Logf("%d shards; the head started %d ranges before its cut, %d with the objects its listings carried", res.Shards, copies, carried)
+	// The source is far: the head's first page and its last come with their
+	// objects, and their ranges do not list them again.
+	if carried == 0 {
+		t.Error("no range of the head carried its objects")
+	}
 	if !open || !cut || copies == 0 {
 		t.Errorf("head open %v, cut %v, ranges before the cut %d: want an open head copying before its cut", open, cut, copies)
 	}
-	h.recordHistories(t, "job-lists-first", "job-lists-first/shard-00000", "job-lists-first/shard-00001")
+	h.recordHistories(t, "job-carry", "job-carry/shard-00000", "job-carry/shard-00001")
 }

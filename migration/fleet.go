@@ -36,7 +36,35 @@ type Range struct {
 	After string `json:"after,omitempty"`
 	Last  string `json:"last"`
 	Page  int    `json:"page"`
+	// Objects are the range's objects when its listing carried them
+	// (ListAheadResult.Objects): all of them, in order, or none.
+	Objects []Listed `json:"objects,omitempty"`
 }
+
+// Listed is an object as a listing found it, in few bytes: what the copy
+// of a range needs of it without listing the range again.
+type Listed struct {
+	Key  string `json:"k"`
+	Size int64  `json:"s,omitempty"`
+	ETag string `json:"e,omitempty"`
+	// Modified is the object's last modification, in Unix nanoseconds.
+	Modified int64 `json:"t,omitempty"`
+	// CRC64 is the object's CRC-64/ECMA in hex, when the listing had it.
+	CRC64 string `json:"c,omitempty"`
+	// Class is the neutral storage class; Restored that an archived
+	// object has a readable copy.
+	Class    string `json:"cl,omitempty"`
+	Restored bool   `json:"r,omitempty"`
+	// Sums are checksums of other families, as "algorithm:value".
+	Sums []string `json:"x,omitempty"`
+}
+
+// MaxCarriedBytes bounds the objects a listing carries in its result
+// (about 150 bytes an object of 50-byte keys): a shard's last page of a
+// thousand such objects passes; one of long keys is listed again by the
+// copies of its ranges. It keeps the result, and the shard's state across
+// continue-as-new, far within Temporal's payload limit (docs/payloads.md).
+const MaxCarriedBytes = 256 << 10
 
 // ListAheadInput asks for the next ranges of a windowed shard: the keys
 // after After are listed, at most Ranges pages of them, and cut into
@@ -57,6 +85,9 @@ type ListAheadInput struct {
 	// the shard joins chunks into ranges when it starts them, as many as
 	// its free slots call for.
 	ChunkKeys int `json:"chunkKeys,omitempty"`
+	// Carry asks for the objects listed (ListAheadResult.Objects) when the
+	// listing reaches the end of the shard, within MaxCarriedBytes.
+	Carry bool `json:"carry,omitempty"`
 }
 
 // ListAheadResult is the last key of each range listed, in order, and
@@ -65,6 +96,10 @@ type ListAheadResult struct {
 	Bounds []string `json:"bounds,omitempty"`
 	Done   bool     `json:"done"`
 	Fleet  *Fleet   `json:"fleet,omitempty"`
+	// Objects are, when Carry asked for them, the objects of the last
+	// chunks listed, in order from the first key of a chunk: as many
+	// chunks as fit MaxCarriedBytes.
+	Objects []Listed `json:"objects,omitempty"`
 }
 
 // ChunkKeys is the keys of a chunk a windowed shard lists (ListAheadInput):

@@ -428,6 +428,9 @@ type JobState struct {
 	// Paused and ControlSeq carry the pause state (see ShardControl).
 	Paused     bool  `json:"paused,omitempty"`
 	ControlSeq int64 `json:"controlSeq,omitempty"`
+	// CarryListed: the source is far away, and the job's shards carry the
+	// objects of their last page to its copies (ShardInput.CarryListed).
+	CarryListed bool `json:"carryListed,omitempty"`
 	// Limits are the job's current limits (nil: the spec's).
 	Limits *Limits `json:"limits,omitempty"`
 	// Fleet is the newest view of the workers the job has heard of, and
@@ -478,6 +481,12 @@ type ShardInput struct {
 	// at the beginning of the key space and has no end until a ShardCut
 	// gives it one.
 	Open bool `json:"open,omitempty"`
+	// CarryListed asks the shard to have the listing of its last page
+	// return that page's objects (Range.Objects), so that the copies of
+	// its last ranges do not list them again: against a far-away source
+	// a range's own listing is a round trip, a third of the time of a
+	// range of one chunk, and the end of a shard is cut into such ranges.
+	CarryListed bool `json:"carryListed,omitempty"`
 }
 
 // ShardControl is the signal a job sends its running shards when it is
@@ -537,6 +546,10 @@ type PlanInput struct {
 	// Checked says the job checked its stores already (a CheckOnly plan
 	// just before): the plan does not probe them again.
 	Checked bool `json:"checked,omitempty"`
+	// Carry asks a CheckOnly plan for the objects of the source's first
+	// page too (Head.Objects), within MaxCarriedBytes: a job against a
+	// far-away source starts copying them without listing them again.
+	Carry bool `json:"carry,omitempty"`
 }
 
 // PlanResult is the shard plan. The planner also checks that both stores
@@ -569,6 +582,9 @@ type CopyPageInput struct {
 	After          string  `json:"after,omitempty"`
 	ManifestOffset int64   `json:"manifestOffset,omitempty"`
 	Page           int     `json:"page"`
+	// Objects, when set, are the range's objects as the shard's listing
+	// found them: the copy takes them and does not list the range again.
+	Objects []Listed `json:"objects,omitempty"`
 }
 
 // LargeObject is an object left for its own activity.

@@ -49,7 +49,8 @@ type earlyStart struct {
 // the job has its head shard to start; false when the job plans as before
 // (its plan then does not probe the stores again).
 func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
-	if workflow.GetVersion(ctx, earlyVersion, workflow.DefaultVersion, 1) < 1 {
+	v := workflow.GetVersion(ctx, earlyVersion, workflow.DefaultVersion, 2)
+	if v < 1 {
 		return false, nil
 	}
 	// Only a job that lists its source and sizes its shards' windows by
@@ -59,7 +60,7 @@ func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 	}
 	var a *activities.Activities
 	var res migration.PlanResult
-	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, CheckOnly: true}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, CheckOnly: true, Carry: v >= 2}).Get(ctx, &res)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, err
@@ -75,6 +76,10 @@ func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 	}
 	j.early = &earlyStart{head: res.Head}
 	j.st.Plan = []migration.Shard{{Index: 0}}
+	// Since early-start 2, the shards' last pages (and the head's first)
+	// carry their objects to their copies: a range's own listing is a
+	// round trip against such a source.
+	j.st.CarryListed = v >= 2
 	j.logger.Info("Source far away: copying while planning", "roundTripMs", res.SourceRoundTripMS)
 	return true, nil
 }
@@ -196,6 +201,9 @@ func (j *job) openHead(in *migration.ShardInput) {
 		in.Ranges = append(in.Ranges, migration.Range{After: prev, Last: b, Page: in.Page})
 		in.Page++
 		prev = b
+	}
+	if in.CarryListed {
+		attach(in.Ranges, h.Objects)
 	}
 	in.Cursor, in.Listed = prev, h.Done
 }

@@ -194,6 +194,7 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 		cut, most = in.ChunkKeys, in.Ranges*max(in.Spec.PageSize/in.ChunkKeys, 1)
 	}
 	after := max(in.After, in.Shard.After)
+	var listed []migration.Listed
 	for _, o := range f.objects {
 		if !f.inShard(in.Shard, o.key) || o.key <= after {
 			continue
@@ -201,6 +202,7 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 		if len(res.Bounds) == most {
 			return res, nil
 		}
+		listed = append(listed, migration.Listed{Key: o.key, Size: o.size})
 		n++
 		if n == cut {
 			res.Bounds = append(res.Bounds, o.key)
@@ -212,5 +214,8 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 		res.Bounds = append(res.Bounds, after)
 	}
 	res.Done = true
+	if in.Carry {
+		res.Objects = listed
+	}
 	return res, nil
 }

@@ -270,7 +270,7 @@ func (j *job) startShard(ctx workflow.Context, s migration.Shard) {
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         describeShard(j.spec, s),
 	})
-	in := migration.ShardInput{JobID: j.id, Spec: j.spec, Shard: s}
+	in := migration.ShardInput{JobID: j.id, Spec: j.spec, Shard: s, CarryListed: j.st.CarryListed}
 	if j.planning() {
 		j.openHead(&in)
 	}

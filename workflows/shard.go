@@ -105,6 +105,9 @@ type shard struct {
 	// listFirst: the shard's listings go ahead of copies waiting in the
 	// task queue (listPriority).
 	listFirst bool
+	// carry: the listing of the shard's last page carries its objects to
+	// the copies of its ranges (ShardInput.CarryListed).
+	carry bool
 
 	// The open head of a job copying while its plan is made (early.go):
 	// cut is the plan's boundaries not yet applied, cutReport the answer

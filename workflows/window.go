@@ -30,12 +30,13 @@ const windowedVersion = "windowed-shard"
 // useWindow decides, once per run, whether the shard walks its range
 // windowed. A manifest shard reads its pages in sequence as before.
 func (s *shard) useWindow(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 5)
+	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 6)
 	s.windowed = v >= 1 && s.in.Window > 0 && !s.manifest
 	s.pageAtOne = v >= 2
 	s.chunked = v >= 3
 	s.rampShare = v >= 4
 	s.listFirst = v >= 5
+	s.carry = v >= 6 && s.in.CarryListed
 	if !s.windowed {
 		return
 	}
@@ -98,6 +99,7 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		}
 		r := s.in.Ranges[0]
 		r.Last = s.in.Ranges[k-1].Last
+		r.Objects = joinObjects(s.in.Ranges[:k])
 		s.in.Ranges = s.in.Ranges[k:]
 		s.startRange(ctx, r)
 	}
@@ -242,6 +244,7 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	}
 	if s.chunked {
 		in.ChunkKeys = s.chunkKeys()
+		in.Carry = s.carry
 	}
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.ListAhead, in)
@@ -261,6 +264,7 @@ func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migrat
 	s.progressed = true
 	s.heard(res.Fleet)
 	prev := after
+	from := len(s.in.Ranges)
 	for _, b := range res.Bounds {
 		if b <= prev {
 			s.failed(ctx, what, fmt.Errorf("the listing went back from %q to %q", prev, b))
@@ -272,6 +276,9 @@ func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migrat
 	if len(res.Bounds) == 0 && !res.Done {
 		s.failed(ctx, what, fmt.Errorf("the listing ended without moving past its start"))
 		return
+	}
+	if s.carry {
+		attach(s.in.Ranges[from:], res.Objects)
 	}
 	s.in.Cursor = prev
 	s.listed = res.Done
@@ -293,7 +300,7 @@ func (s *shard) startRange(ctx workflow.Context, r migration.Range) {
 	actx := s.activityContext(summary, pageTimeout)
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.CopyPage, migration.CopyPageInput{
-		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page,
+		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page, Objects: r.Objects,
 	})
 	s.copying++
 	s.sel.AddFuture(f, func(f workflow.Future) {
@@ -331,4 +338,54 @@ func (s *shard) pages() int {
 		return -1
 	}
 	return len(s.in.Ranges) + s.copying
+}
+
+// attach gives ranges of one chunk each, as a listing returned them, the
+// objects it carried: those of its last chunks, from the first key of
+// one. A range that is not wholly among them gets none (its copy lists
+// it); objects that do not fit the ranges are all dropped.
+func attach(ranges []migration.Range, objs []migration.Listed) {
+	if len(objs) == 0 {
+		return
+	}
+	j := 0
+	for i := range ranges {
+		r := &ranges[i]
+		if r.Last < objs[0].Key {
+			continue
+		}
+		k := j
+		for k < len(objs) && objs[k].Key <= r.Last {
+			k++
+		}
+		if k == j || objs[k-1].Key != r.Last || objs[j].Key <= r.After {
+			break
+		}
+		r.Objects, j = objs[j:k], k
+	}
+	if j != len(objs) {
+		for i := range ranges {
+			ranges[i].Objects = nil
+		}
+	}
+}
+
+// joinObjects is the objects of ranges joined into one: nil unless every
+// one of them carries its objects.
+func joinObjects(ranges []migration.Range) []migration.Listed {
+	n := 0
+	for _, r := range ranges {
+		if len(r.Objects) == 0 {
+			return nil
+		}
+		n += len(r.Objects)
+	}
+	if len(ranges) == 1 {
+		return ranges[0].Objects
+	}
+	out := make([]migration.Listed, 0, n)
+	for _, r := range ranges {
+		out = append(out, r.Objects...)
+	}
+	return out
 }

@@ -197,3 +197,101 @@ func TestSizedJobWithShardWorkflows(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowedShardCarriesItsEnd: a shard of a job against a far-away
+// source (CarryListed) gives the copies of the ranges of its last listing
+// their objects, exactly those of each range; the ranges listed before it
+// list themselves. Every object is copied once.
+func TestWindowedShardCarriesItsEnd(t *testing.T) {
+	env, _ := shardEnv(t, 0)
+	b := manyObjects(100)
+	mockBucket(env, b)
+	spec := testSpec()
+	spec.PageSize, spec.Concurrency.Objects = 10, 2 // chunks of 2 keys, 5 a page
+	in := shardInput(spec, migration.Shard{})
+	in.Window, in.CarryListed = 4, true
+	env.ExecuteWorkflow(migration.ShardWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("shard failed: %v", err)
+	}
+	carried, listed := 0, 0
+	seen := map[string]bool{}
+	for _, p := range b.pages {
+		var keys []string
+		for _, o := range b.objects {
+			if b.inShard(p.Shard, o.key) {
+				keys = append(keys, o.key)
+				if seen[o.key] {
+					t.Errorf("%s copied twice", o.key)
+				}
+				seen[o.key] = true
+			}
+		}
+		if p.Objects == nil {
+			listed++
+			continue
+		}
+		carried++
+		var got []string
+		for _, o := range p.Objects {
+			got = append(got, o.Key)
+		}
+		if !slices.Equal(got, keys) {
+			t.Errorf("page %d carried %v, its range holds %v", p.Page, got, keys)
+		}
+	}
+	if len(seen) != 100 {
+		t.Errorf("copied %d of 100 objects", len(seen))
+	}
+	if carried == 0 || listed == 0 {
+		t.Errorf("%d ranges carried their objects, %d listed them: want the last ones carried, the others listed", carried, listed)
+	}
+}
+
+// TestAttach: carried objects go to the ranges they cover wholly; objects
+// that do not match the ranges go nowhere.
+func TestAttach(t *testing.T) {
+	objs := func(keys ...string) []migration.Listed {
+		var out []migration.Listed
+		for _, k := range keys {
+			out = append(out, migration.Listed{Key: k})
+		}
+		return out
+	}
+	ranges := func() []migration.Range {
+		return []migration.Range{{After: "", Last: "b"}, {After: "b", Last: "d"}, {After: "d", Last: "f"}}
+	}
+	count := func(rs []migration.Range) []int {
+		var n []int
+		for _, r := range rs {
+			n = append(n, len(r.Objects))
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name string
+		objs []migration.Listed
+		want []int
+	}{
+		{"all", objs("a", "b", "c", "d", "e", "f"), []int{2, 2, 2}},
+		{"the last two", objs("c", "d", "e", "f"), []int{0, 2, 2}},
+		{"not ending a range", objs("c", "d", "e"), []int{0, 0, 0}},
+		{"beyond the ranges", objs("e", "f", "g"), []int{0, 0, 0}},
+		{"none", nil, []int{0, 0, 0}},
+	} {
+		rs := ranges()
+		attach(rs, c.objs)
+		if got := count(rs); !slices.Equal(got, c.want) {
+			t.Errorf("%s: objects per range %v, want %v", c.name, got, c.want)
+		}
+	}
+	rs := ranges()
+	attach(rs, objs("a", "b", "c", "d", "e", "f"))
+	if j := joinObjects(rs[1:]); len(j) != 4 || j[0].Key != "c" {
+		t.Errorf("joined %v", j)
+	}
+	rs[2].Objects = nil
+	if j := joinObjects(rs); j != nil {
+		t.Errorf("joined %v with a range that lists itself", j)
+	}
+}

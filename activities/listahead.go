@@ -36,7 +36,7 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	keys := keysOf(objs)
 	if in.ChunkKeys > 0 {
 		res := migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}
-		if in.Carry && done {
+		if in.Carry && (done || in.CarryAll) {
 			res.Objects = carried(objs, in.ChunkKeys)
 		}
 		return res, nil

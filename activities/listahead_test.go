@@ -95,7 +95,8 @@ func keysIn(r migration.Range) int {
 }
 
 // TestListAheadCarriesTheShardsEnd: a listing that reaches the end of its
-// shard returns the objects it listed when asked (none before the end);
+// shard returns the objects it listed when asked (none before the end,
+// unless the shard ramps);
 // the copy of a range given them makes no listing request, copies and
 // verifies them, and still leaves large objects to their own activity.
 func TestListAheadCarriesTheShardsEnd(t *testing.T) {
@@ -107,10 +108,10 @@ func TestListAheadCarriesTheShardsEnd(t *testing.T) {
 	a := newActivities(t, e.stores, smallCopier())
 	env := newActivityEnv(a)
 	spec := pageSpec() // pages of 25, 8 objects at once
-	listAhead := func(after string) migration.ListAheadResult {
+	listAhead := func(after string, all bool) migration.ListAheadResult {
 		t.Helper()
 		v, err := env.ExecuteActivity(a.ListAhead, migration.ListAheadInput{
-			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Carry: true,
+			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Carry: true, CarryAll: all,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -121,12 +122,16 @@ func TestListAheadCarriesTheShardsEnd(t *testing.T) {
 		}
 		return res
 	}
-	first := listAhead("")
+	first := listAhead("", false)
 	if first.Done || first.Objects != nil {
 		t.Fatalf("first page: done %v, %d objects carried: want none before the end", first.Done, len(first.Objects))
 	}
+	// A ramp's listing (CarryAll) carries its objects before the end too.
+	if ramp := listAhead("", true); len(ramp.Objects) != 25 || ramp.Objects[24].Key != first.Bounds[len(first.Bounds)-1] {
+		t.Errorf("a ramp's first page carried %d objects, want its 25", len(ramp.Objects))
+	}
 	after := first.Bounds[len(first.Bounds)-1]
-	end := listAhead(after)
+	end := listAhead(after, false)
 	if !end.Done || len(end.Objects) != 16 || end.Objects[0].Key != "data/k0025" || end.Objects[15].Key != "data/k0040-large" {
 		t.Fatalf("last page: done %v, objects %+v: want the 16 keys after %q", end.Done, end.Objects, after)
 	}

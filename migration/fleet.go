@@ -88,6 +88,9 @@ type ListAheadInput struct {
 	// Carry asks for the objects listed (ListAheadResult.Objects) when the
 	// listing reaches the end of the shard, within MaxCarriedBytes.
 	Carry bool `json:"carry,omitempty"`
+	// CarryAll asks for them whether or not the listing reaches the end:
+	// the shard will share them over empty slots.
+	CarryAll bool `json:"carryAll,omitempty"`
 }
 
 // ListAheadResult is the last key of each range listed, in order, and

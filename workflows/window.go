@@ -245,6 +245,11 @@ func (s *shard) startListAhead(ctx workflow.Context, ranges int) {
 	if s.chunked {
 		in.ChunkKeys = s.chunkKeys()
 		in.Carry = s.carry
+		// What this listing brings will be shared over empty slots, a
+		// chunk a range: carried, each is a GET and a PUT, where its own
+		// listing made it a third longer. Ramps are few a shard (its
+		// start, a window that grew), so what they carry stays bounded.
+		in.CarryAll = s.carry && s.rampShare && s.ramping(ranges) && !s.fleetBusy()
 	}
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.ListAhead, in)

@@ -136,8 +136,11 @@ func TestWindowedShardTakesNewWindow(t *testing.T) {
 	for _, r := range reps.all() {
 		flights = append(flights, r.InFlight)
 	}
-	if slices.Max(flights) != 5+1 {
-		t.Errorf("activities in flight over the reports %v: want the new window of 5 and the listing ahead", flights)
+	// The window's 5 ranges, and the listing ahead when one was in flight
+	// at that report (the test environment runs activities at once, so
+	// whether one was is a matter of timing).
+	if m := slices.Max(flights); m != 5 && m != 5+1 {
+		t.Errorf("activities in flight over the reports %v: want the new window of 5 (and the listing ahead)", flights)
 	}
 }
 

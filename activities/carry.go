@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,11 +42,13 @@ func carried(objs []storage.ObjectInfo, n int) []migration.Listed {
 			l.Sums = append(l.Sums, c.String())
 		}
 		out[i] = l
-		// The JSON's names, quotes and numbers: about 80 bytes.
-		size += 80 + len(l.Key) + len(l.ETag) + len(l.Class) + len(l.CRC64)
-		for _, s := range l.Sums {
-			size += 4 + len(s)
+		// As the payload encodes it (keys with <, > or & grow sixfold),
+		// and its comma.
+		b, err := json.Marshal(l)
+		if err != nil {
+			break
 		}
+		size += len(b) + 1
 		if size > migration.MaxCarriedBytes {
 			break
 		}

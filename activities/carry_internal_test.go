@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -46,9 +47,21 @@ func TestCarriedFitsItsBudget(t *testing.T) {
 	if len(out) == 0 || from%n != 0 || out[0].Key != objs[from].Key {
 		t.Fatalf("carried %d of %d objects from %d: want whole chunks of %d", len(out), len(objs), from, n)
 	}
-	size := len(out) * (80 + 904)
-	if size > migration.MaxCarriedBytes || size+n*(80+904) <= migration.MaxCarriedBytes {
-		t.Errorf("carried about %d bytes: want the most whole chunks within %d", size, migration.MaxCarriedBytes)
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := len(b) / len(out)
+	if len(b) > migration.MaxCarriedBytes || len(b)+n*per <= migration.MaxCarriedBytes {
+		t.Errorf("carried %d bytes: want the most whole chunks within %d", len(b), migration.MaxCarriedBytes)
+	}
+	// Keys the JSON escapes (each < is six bytes) are counted as encoded.
+	var odd []storage.ObjectInfo
+	for i := range 400 {
+		odd = append(odd, storage.ObjectInfo{Key: fmt.Sprintf("%s%04d", strings.Repeat("<", 200), i), ETag: `"0123456789abcdef0123456789abcdef"`})
+	}
+	if b, _ := json.Marshal(carried(odd, n)); len(b) > migration.MaxCarriedBytes {
+		t.Errorf("carried %d bytes of escaped keys, over %d", len(b), migration.MaxCarriedBytes)
 	}
 	if got := carried(objs[:10], n); len(got) != 10 {
 		t.Errorf("carried %d of 10 short objects", len(got))

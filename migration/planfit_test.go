@@ -102,8 +102,33 @@ func TestPayloadsWithinTemporalLimits(t *testing.T) {
 	if n := payloadSize(t, PlanResult{Shards: fit}) + payloadSize(t, JobInput{Spec: spec, State: state}); n > 2<<20 {
 		t.Errorf("plan result and job input are %d bytes together, over half of the 4 MiB history that suggests continue-as-new", n)
 	}
+	// Objects a listing carries (activities.carried), as many 1 KB keys as
+	// fit MaxCarriedBytes, in the shard's state and in a page's input.
+	var objects []Listed
+	for i := 0; ; i++ {
+		o := Listed{Key: key1K(i), Size: 1 << 40, ETag: `"0123456789abcdef0123456789abcdef"`, Modified: 1 << 62, CRC64: "fedcba9876543210", Class: "Standard"}
+		if payloadSize(t, append(objects, o)) > MaxCarriedBytes {
+			break
+		}
+		objects = append(objects, o)
+	}
+	var carrying []Range
+	for i := 0; i < len(objects); i += 32 {
+		chunk := objects[i:min(i+32, len(objects))]
+		carrying = append(carrying, Range{After: key1K(i - 1), Last: chunk[len(chunk)-1].Key, Page: i, Objects: chunk})
+	}
 	for name, v := range map[string]any{
-		"plan result":                 PlanResult{Shards: fit},
+		"plan result": PlanResult{Shards: fit},
+		"shard input carrying objects": ShardInput{JobID: "job", Spec: spec, Shard: fit[0], Cursor: key1K(5), Window: 1000,
+			Ranges: carrying, CarryListed: true},
+		"page input carrying objects": CopyPageInput{JobID: "job", Spec: spec, Shard: fit[0], Objects: objects},
+		"list-ahead result carrying objects": ListAheadResult{Bounds: func() []string {
+			var b []string
+			for _, r := range carrying {
+				b = append(b, r.Last)
+			}
+			return b
+		}(), Objects: objects},
 		"job input with a full state": JobInput{Spec: spec, State: state},
 		"shard input":                 ShardInput{JobID: "job", Spec: spec, Shard: fit[0], Cursor: key1K(5)},
 		"page input":                  CopyPageInput{JobID: "job", Spec: spec, Shard: fit[0], After: key1K(5)},

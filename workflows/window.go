@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -282,7 +283,10 @@ func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migrat
 		s.failed(ctx, what, fmt.Errorf("the listing ended without moving past its start"))
 		return
 	}
-	if s.carry {
+	if s.carry && !holdsObjects(s.in.Ranges[:from]) {
+		// One listing's objects at most wait in the shard's state, so that
+		// its continue-as-new input stays within MaxCarriedBytes and a
+		// few kilobytes.
 		attach(s.in.Ranges[from:], res.Objects)
 	}
 	s.in.Cursor = prev
@@ -373,6 +377,11 @@ func attach(ranges []migration.Range, objs []migration.Listed) {
 			ranges[i].Objects = nil
 		}
 	}
+}
+
+// holdsObjects reports whether any of the ranges carries its objects.
+func holdsObjects(ranges []migration.Range) bool {
+	return slices.ContainsFunc(ranges, func(r migration.Range) bool { return len(r.Objects) > 0 })
 }
 
 // joinObjects is the objects of ranges joined into one: nil unless every

@@ -103,7 +103,8 @@ func TestPayloadsWithinTemporalLimits(t *testing.T) {
 		t.Errorf("plan result and job input are %d bytes together, over half of the 4 MiB history that suggests continue-as-new", n)
 	}
 	// Objects a listing carries (activities.carried), as many 1 KB keys as
-	// fit MaxCarriedBytes, in the shard's state and in a page's input.
+	// fit MaxCarriedBytes, in a listing's result, a page's input and (twice)
+	// the shard's state.
 	var objects []Listed
 	for i := 0; ; i++ {
 		o := Listed{Key: key1K(i), Size: 1 << 40, ETag: `"0123456789abcdef0123456789abcdef"`, Modified: 1 << 62, CRC64: "fedcba9876543210", Class: "Standard"}
@@ -112,9 +113,11 @@ func TestPayloadsWithinTemporalLimits(t *testing.T) {
 		}
 		objects = append(objects, o)
 	}
+	// A shard holds two listings' worth at most (workflows.onListAhead).
+	held := append(append([]Listed(nil), objects...), objects...)
 	var carrying []Range
-	for i := 0; i < len(objects); i += 32 {
-		chunk := objects[i:min(i+32, len(objects))]
+	for i := 0; i < len(held); i += 32 {
+		chunk := held[i:min(i+32, len(held))]
 		carrying = append(carrying, Range{After: key1K(i - 1), Last: chunk[len(chunk)-1].Key, Page: i, Objects: chunk})
 	}
 	for name, v := range map[string]any{

@@ -1,8 +1,9 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
-	"slices"
+	"math"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -283,10 +284,11 @@ func (s *shard) onListAhead(ctx workflow.Context, what, after string, res migrat
 		s.failed(ctx, what, fmt.Errorf("the listing ended without moving past its start"))
 		return
 	}
-	if s.carry && !holdsObjects(s.in.Ranges[:from]) {
-		// One listing's objects at most wait in the shard's state, so that
-		// its continue-as-new input stays within MaxCarriedBytes and a
-		// few kilobytes.
+	if s.carry && carriedBytes(s.in.Ranges[:from])+jsonBytes(res.Objects) <= 2*migration.MaxCarriedBytes {
+		// Two listings' objects at most wait in the shard's state, so
+		// that its continue-as-new input stays within twice
+		// MaxCarriedBytes and a few kilobytes: a ramp's, not yet copied
+		// when the last page is listed, and the last page's.
 		attach(s.in.Ranges[from:], res.Objects)
 	}
 	s.in.Cursor = prev
@@ -379,9 +381,27 @@ func attach(ranges []migration.Range, objs []migration.Listed) {
 	}
 }
 
-// holdsObjects reports whether any of the ranges carries its objects.
-func holdsObjects(ranges []migration.Range) bool {
-	return slices.ContainsFunc(ranges, func(r migration.Range) bool { return len(r.Objects) > 0 })
+// carriedBytes is the size of the objects the ranges carry, as their
+// payload encodes them.
+func carriedBytes(ranges []migration.Range) int {
+	n := 0
+	for _, r := range ranges {
+		if len(r.Objects) > 0 {
+			n += jsonBytes(r.Objects)
+		}
+	}
+	return n
+}
+
+func jsonBytes(objs []migration.Listed) int {
+	if len(objs) == 0 {
+		return 0
+	}
+	b, err := json.Marshal(objs)
+	if err != nil {
+		return math.MaxInt32
+	}
+	return len(b)
 }
 
 // joinObjects is the objects of ranges joined into one: nil unless every

@@ -72,22 +72,25 @@ func (a *Activities) plan(ctx context.Context, in migration.PlanInput) (migratio
 	}
 	if in.CheckOnly {
 		var head *migration.ListAheadResult
+		var objs []storage.ObjectInfo
 		if manifest == nil {
 			// The source's first page, listed beside its check: the head
 			// shard of a far-away source starts copying it at once.
 			checks.Go(func() error {
-				objs, done, err := listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
+				var done bool
+				var err error
+				objs, done, err = listAhead(cctx, migration.ListAheadInput{Ranges: 1, Listings: 1}, spec, srcRole, src)
 				if err == nil {
 					head = &migration.ListAheadResult{Bounds: chunkEnds(keysOf(objs), spec.ChunkKeys()), Done: done}
-					if in.Carry {
-						head.Objects = carried(objs, spec.ChunkKeys())
-					}
 				}
 				return err
 			})
 		}
 		if err := checks.Wait(); err != nil {
 			return migration.PlanResult{}, err
+		}
+		if head != nil && in.CarryFromMS > 0 && rtt.Milliseconds() >= in.CarryFromMS {
+			head.Objects = carried(objs, spec.ChunkKeys())
 		}
 		return migration.PlanResult{Fleet: a.fleet(ctx), SourceRoundTripMS: rtt.Milliseconds(), Head: head}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/emulator"
@@ -397,6 +398,20 @@ func TestPlanCheckFirst(t *testing.T) {
 	if check.Head == nil || !slices.Equal(check.Head.Bounds, want) || check.Head.Done || len(check.Shards) != 0 {
 		t.Errorf("check %+v head %+v: want the first page's chunk ends %v, no shards", check, check.Head, want)
 	}
+
+	if check.Head.Objects != nil {
+		t.Errorf("the check carried %d objects unasked", len(check.Head.Objects))
+	}
+	// A source 20 ms away: its first page's objects come with the check
+	// when the job asks from 10 ms, not when it asks from 10 s.
+	e.srv.OSSFaults.Set(emulator.FaultConfig{Latency: 20 * time.Millisecond})
+	if far := run(migration.PlanInput{JobID: "job", Spec: spec, CheckOnly: true, CarryFromMS: 10}); len(far.Head.Objects) != 25 || far.Head.Objects[24].Key != keys[24] {
+		t.Errorf("a far source's check carried %d objects, want the first page's 25", len(far.Head.Objects))
+	}
+	if near := run(migration.PlanInput{JobID: "job", Spec: spec, CheckOnly: true, CarryFromMS: 10000}); near.Head.Objects != nil {
+		t.Errorf("a check faster than asked carried %d objects", len(near.Head.Objects))
+	}
+	e.srv.OSSFaults.Set(emulator.FaultConfig{})
 
 	dst = e.srv.COSFaults.Stats().Requests
 	planned := run(migration.PlanInput{JobID: "job", Spec: spec, Checked: true})

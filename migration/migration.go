@@ -546,10 +546,12 @@ type PlanInput struct {
 	// Checked says the job checked its stores already (a CheckOnly plan
 	// just before): the plan does not probe them again.
 	Checked bool `json:"checked,omitempty"`
-	// Carry asks a CheckOnly plan for the objects of the source's first
-	// page too (Head.Objects), within MaxCarriedBytes: a job against a
-	// far-away source starts copying them without listing them again.
-	Carry bool `json:"carry,omitempty"`
+	// CarryFromMS asks a CheckOnly plan whose source's check took at least
+	// this many milliseconds for the objects of the source's first page
+	// too (Head.Objects), within MaxCarriedBytes: a job against a far-away
+	// source starts copying them without listing them again; a near one
+	// does not carry them in its history for nothing.
+	CarryFromMS int64 `json:"carryFromMs,omitempty"`
 }
 
 // PlanResult is the shard plan. The planner also checks that both stores

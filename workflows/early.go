@@ -60,7 +60,7 @@ func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 	}
 	var a *activities.Activities
 	var res migration.PlanResult
-	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, CheckOnly: true, Carry: v >= 2}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(j.planContext(ctx), a.Plan, migration.PlanInput{JobID: j.id, Spec: j.spec, CheckOnly: true, CarryFromMS: carryFrom(v)}).Get(ctx, &res)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, err
@@ -82,6 +82,15 @@ func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
 	j.st.CarryListed = v >= 2
 	j.logger.Info("Source far away: copying while planning", "roundTripMs", res.SourceRoundTripMS)
 	return true, nil
+}
+
+// carryFrom is, since early-start 2, the source round trip from which the
+// check carries the first page's objects: the head's.
+func carryFrom(v workflow.Version) int64 {
+	if v < 2 {
+		return 0
+	}
+	return farSource.Milliseconds()
 }
 
 // planning reports whether the job's plan is still being made (its head

@@ -162,4 +162,19 @@ func TestListAheadCarriesTheShardsEnd(t *testing.T) {
 	for _, o := range objs[:len(objs)-1] {
 		e.checkCopied(t, o.Key, "moved/"+strings.TrimPrefix(o.Key, "data/"))
 	}
+
+	// Carried objects it cannot take (out of order) make the copy list its
+	// range instead: one request more, and every object copied.
+	bad := append([]migration.Listed{objs[1], objs[0]}, objs[2:]...)
+	before = e.srv.OSSFaults.Stats().Requests
+	res, err = copyPage(t, env, a, migration.CopyPageInput{JobID: "job", Spec: spec, Shard: sub, Page: 4, Objects: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.OSSFaults.Stats().Requests - before; n != int64(len(objs)) {
+		t.Errorf("%d requests of the source with unusable carried objects: want its listing and %d GETs", n, len(objs)-1)
+	}
+	if res.Counts.Copied != int64(len(objs)-1) {
+		t.Errorf("copied %d of %d with unusable carried objects", res.Counts.Copied, len(objs)-1)
+	}
 }

@@ -386,13 +386,13 @@ func attach(ranges []migration.Range, objs []migration.Listed) {
 func carriedBytes(ranges []migration.Range) int {
 	n := 0
 	for _, r := range ranges {
-		if len(r.Objects) > 0 {
-			n += jsonBytes(r.Objects)
-		}
+		n += jsonBytes(r.Objects)
 	}
 	return n
 }
 
+// jsonBytes is the size of carried objects as the payload encodes them
+// (activities.carried cuts a listing's to MaxCarriedBytes the same way).
 func jsonBytes(objs []migration.Listed) int {
 	if len(objs) == 0 {
 		return 0

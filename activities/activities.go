@@ -61,6 +61,12 @@ type Activities struct {
 	// (outage.go); nil: the activities wait outages out all the same,
 	// without telling.
 	Signaler JobSignaler
+	// Heartbeats records an activity's heartbeat at once and says whether
+	// the server has it (a client.Client does). A multipart copy records
+	// each new upload's id this way before its first part; nil leaves that
+	// to the SDK's heartbeats, which an attempt timed out under load may
+	// lose, and with them the only record of its upload.
+	Heartbeats HeartbeatRecorder
 
 	pacingOnce sync.Once
 	pacing     *pacing.Set
@@ -71,6 +77,11 @@ type Activities struct {
 // once (fleet.Watcher is one); nil when it cannot tell.
 type FleetSource interface {
 	Fleet(ctx context.Context) *migration.Fleet
+}
+
+// HeartbeatRecorder records an activity's heartbeat synchronously.
+type HeartbeatRecorder interface {
+	RecordActivityHeartbeat(ctx context.Context, taskToken []byte, details ...any) error
 }
 
 // fleet is the worker's current view of the fleet, or nil.

@@ -141,12 +141,43 @@ func (r *largeRun) progress(ctx context.Context, p transfer.Progress) {
 	heartbeat(ctx, r.details())
 }
 
+// durable makes a new upload's id part of the attempt's heartbeat on the
+// server before any part is sent. The SDK sends heartbeats later, and an
+// attempt whose heartbeats time out (a server under load) ends without the
+// id reaching it: the retry knows nothing of the upload, which then stays
+// open and billed. When the id cannot be recorded, the copy aborts the
+// upload and the attempt fails to be retried.
+func (r *largeRun) durable(ctx context.Context) func(transfer.Checkpoint) error {
+	rec := r.a.Heartbeats
+	if rec == nil || !activity.IsActivity(ctx) {
+		return nil
+	}
+	return func(cp transfer.Checkpoint) error {
+		r.mu.Lock()
+		r.hb.Checkpoint, r.hb.PartsDone, r.hb.BytesDone = cp, 0, 0
+		r.hb.Uploads = own(r.hb.Uploads, cp.UploadID)
+		hb := r.hb
+		r.mu.Unlock()
+		hctx, cancel := context.WithTimeout(ctx, durableTimeout)
+		defer cancel()
+		if err := rec.RecordActivityHeartbeat(hctx, activity.GetInfo(ctx).TaskToken, hb); err != nil {
+			return &storage.Error{Kind: storage.KindUnknown, Store: r.dst.Name(), Op: "record upload", Key: r.dk,
+				Err: fmt.Errorf("upload %s could not be recorded in the activity's heartbeat, so it was aborted: %w", cp.UploadID, err)}
+		}
+		return nil
+	}
+}
+
+// durableTimeout bounds the heartbeat that records a new upload.
+const durableTimeout = 20 * time.Second
+
 // copy copies the object, resuming the upload earlier attempts began, and
 // waits out outages of its stores.
 func (r *largeRun) copy(ctx context.Context) (transfer.Result, error) {
 	req := transfer.Request{Src: r.src, SrcKey: r.obj.Key, Dst: r.dst, DstKey: r.dk, Classes: classes(r.spec),
-		Progress: func(p transfer.Progress) { r.progress(ctx, p) },
-		Owned:    own(r.prior.Uploads, r.prior.Checkpoint.UploadID)}
+		Progress:  func(p transfer.Progress) { r.progress(ctx, p) },
+		Initiated: r.durable(ctx),
+		Owned:     own(r.prior.Uploads, r.prior.Checkpoint.UploadID)}
 	if r.prior.Checkpoint.UploadID != "" {
 		cp := r.prior.Checkpoint
 		req.Resume = &cp

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,63 @@ func TestPlanKeepsHeartbeating(t *testing.T) {
 	var res migration.PlanResult
 	if err := env.GetWorkflowResult(&res); err != nil || len(res.Shards) == 0 {
 		t.Fatalf("result %+v %v", res, err)
+	}
+}
+
+// recorder is a HeartbeatRecorder that fails its first fail calls, and
+// notes what each call carried and how many parts the upload had then.
+type recorder struct {
+	e     *emuEnv
+	fail  int
+	calls []activities.LargeHeartbeat
+	parts []int
+}
+
+func (r *recorder) RecordActivityHeartbeat(_ context.Context, _ []byte, details ...any) error {
+	hb := details[0].(activities.LargeHeartbeat)
+	parts, _, _ := r.e.srv.Backend.Parts(dstBucket, "moved/big", hb.Checkpoint.UploadID)
+	r.calls, r.parts = append(r.calls, hb), append(r.parts, len(parts))
+	if len(r.calls) <= r.fail {
+		return errors.New("context deadline exceeded")
+	}
+	return nil
+}
+
+// TestCopyLargeRecordsItsUploadFirst: a new upload's id is in a heartbeat
+// the server acknowledged before any part is sent; an attempt that cannot
+// record it aborts the upload and fails to be retried, so no upload is left
+// open that a retry would not know of.
+func TestCopyLargeRecordsItsUploadFirst(t *testing.T) {
+	e := newEmuEnv(t)
+	e.seed(t, "data/big", 3*mib, emulator.Meta{})
+	a := newActivities(t, e.stores, transfer.Options{MultipartThreshold: 2 * mib, PartSize: 1 * mib})
+	rec := &recorder{e: e, fail: 1}
+	a.Heartbeats = rec
+	in := migration.CopyLargeInput{JobID: "job", Spec: pageSpec(), Shard: 2, Object: migration.LargeObject{Key: "data/big", Size: 3 * mib}}
+
+	_, err := copyLarge(t, a, nil, in)
+	if err == nil || !strings.Contains(err.Error(), "could not be recorded") {
+		t.Fatalf("attempt whose heartbeat failed: %v", err)
+	}
+	if len(rec.calls) != 1 || rec.calls[0].Checkpoint.UploadID == "" || rec.parts[0] != 0 {
+		t.Fatalf("recorded %+v with %v parts uploaded", rec.calls, rec.parts)
+	}
+	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
+		t.Errorf("%d uploads left open by the attempt that could not record its upload", n)
+	}
+
+	res, err := copyLarge(t, a, nil, in)
+	if err != nil || res.Counts.Copied != 1 {
+		t.Fatalf("second attempt: %+v %v", res, err)
+	}
+	if len(rec.calls) != 2 || rec.parts[1] != 0 {
+		t.Fatalf("second attempt recorded %+v with %v parts uploaded", rec.calls[1:], rec.parts[1:])
+	}
+	if hb := rec.calls[1]; hb.PartsDone != 0 || !slices.Contains(hb.Uploads, hb.Checkpoint.UploadID) {
+		t.Errorf("recorded heartbeat %+v does not own its upload", hb)
+	}
+	e.checkCopied(t, "data/big", "moved/big")
+	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
+		t.Errorf("%d uploads left open", n)
 	}
 }

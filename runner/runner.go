@@ -46,6 +46,7 @@ func NewWorker(c client.Client, cfg *config.Config, logger *slog.Logger) (worker
 	activities.Register(w, &activities.Activities{Stores: cfg, Copier: copier, Logger: logger,
 		Limits:               pacing.Temporal{Client: c},
 		Signaler:             c,
+		Heartbeats:           c,
 		MaxRequestsPerSecond: cfg.Worker.MaxRequestsPerSecond,
 		MaxBytesPerSecond:    int64(cfg.Worker.MaxBytesPerSecond),
 		Fleet:                fleet.NewWatcher(c.WorkflowService(), cfg.Temporal.Namespace, migration.TaskQueue),

@@ -57,6 +57,12 @@ type Request struct {
 	// when it gives up. Without Progress nobody can resume it, and a failed
 	// copy aborts the upload it started.
 	Progress func(Progress)
+	// Initiated, when set, is called with a new upload's checkpoint right
+	// after the initiate and before any part. A caller whose Progress is
+	// delivered late or may be lost (a heartbeat) makes the id durable
+	// here; an error aborts the upload and fails the copy with it, so an
+	// upload nobody could resume or abort is never filled.
+	Initiated func(Checkpoint) error
 	// Owned are uploads of DstKey that earlier tries of this same copy
 	// initiated (as their Progress told), other than Resume's: a new try
 	// aborts them. Uploads of the key that the copy did not start are
@@ -591,6 +597,14 @@ func (c *Copier) begin(ctx context.Context, req Request, head storage.ObjectInfo
 			return Upload{}, parts, 0, err
 		}
 		cp = Checkpoint{UploadID: id, PartSize: partSize, SrcSize: head.Size, SrcETag: head.ETag}
+		if req.Initiated != nil {
+			if err := req.Initiated(cp); err != nil {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+				defer cancel()
+				_ = dst.AbortMultipart(actx, req.DstKey, id)
+				return Upload{}, parts, 0, err
+			}
+		}
 	}
 	u := Upload{Checkpoint: cp, Parts: len(parts)}
 	if err := c.abortOwned(ctx, req, cp.UploadID); err != nil {

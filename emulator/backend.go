@@ -9,7 +9,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"maps"
 	"os"
@@ -26,7 +25,6 @@ import (
 	"github.com/bucketferry/bucketferry/storage"
 )
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // APIError is an error with the S3-style code and HTTP status both providers
 // use; each front end renders it in its provider's XML.
@@ -200,7 +198,7 @@ func (b *Backend) bucket(name string) (*bucket, error) {
 // stores a truncated object.
 func (b *Backend) spool(r io.Reader, size int64) (Blob, []byte, uint64, string, error) {
 	h := md5.New()
-	c := crc64.New(crcTable)
+	c := storage.NewCRC64()
 	w := io.MultiWriter(h, c)
 	if b.dir == "" {
 		var buf bytes.Buffer
@@ -267,7 +265,7 @@ func (b *Backend) AddObject(bucketName, key string, body Blob, meta Meta) (*Obje
 	}
 	defer rc.Close()
 	h := md5.New()
-	c := crc64.New(crcTable)
+	c := storage.NewCRC64()
 	if _, err := io.Copy(io.MultiWriter(h, c), rc); err != nil {
 		return nil, err
 	}

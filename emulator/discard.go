@@ -2,8 +2,9 @@ package emulator
 
 import (
 	"crypto/md5"
-	"hash/crc64"
 	"io"
+
+	"github.com/bucketferry/bucketferry/storage"
 )
 
 // Discarding buckets receive bodies, hash them (MD5 for the ETag, CRC64 for
@@ -43,7 +44,7 @@ func (b *Backend) spoolBody(bucketName string, r io.Reader, size int64) (Blob, [
 		return b.spool(r, size)
 	}
 	h := md5.New()
-	c := crc64.New(crcTable)
+	c := storage.NewCRC64()
 	n, err := b.copy(io.MultiWriter(h, c), r)
 	if err != nil {
 		return nil, nil, 0, "", err

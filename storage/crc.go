@@ -3,13 +3,10 @@ package storage
 import (
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
-)
 
-// crcTable is the CRC-64/XZ (ECMA-182, reflected) table that OSS and COS
-// both use for x-*-hash-crc64ecma.
-var crcTable = crc64.MakeTable(crc64.ECMA)
+	"github.com/bucketferry/bucketferry/internal/crc64ecma"
+)
 
 // CRC64Reader is a reader that knows the CRC64 of the bytes it has yielded.
 // CRC64 is most of the CPU a copy costs (a GET checked against its CRC
@@ -33,14 +30,15 @@ func KnownCRC64(r io.Reader) (CRC64Reader, bool) {
 	return cr, known
 }
 
-// NewCRC64 returns a hash computing the providers' CRC64.
-func NewCRC64() hash.Hash64 { return crc64.New(crcTable) }
+// NewCRC64 returns a hash computing the providers' CRC64 (CRC-64/XZ,
+// ECMA-182 reflected, that OSS and COS both report in x-*-hash-crc64ecma).
+func NewCRC64() hash.Hash64 { return crc64ecma.New() }
 
 // CRC64 returns the providers' CRC64 of b.
-func CRC64(b []byte) uint64 { return crc64.Checksum(b, crcTable) }
+func CRC64(b []byte) uint64 { return crc64ecma.Checksum(b) }
 
 // UpdateCRC64 continues a CRC64 with more bytes.
-func UpdateCRC64(crc uint64, b []byte) uint64 { return crc64.Update(crc, crcTable, b) }
+func UpdateCRC64(crc uint64, b []byte) uint64 { return crc64ecma.Update(crc, b) }
 
 // CombineCRC64 returns the CRC64 of A||B from crc(A), crc(B) and len(B),
 // without the data: zlib's crc32_combine, widened to 64 bits. Multipart

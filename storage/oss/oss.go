@@ -31,6 +31,7 @@ import (
 
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 
+	"github.com/bucketferry/bucketferry/internal/crc64ecma"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -91,6 +92,10 @@ type Config struct {
 type Store struct {
 	name   string
 	bucket *alioss.Bucket
+	// gets is the bucket through a client that does not hash GET bodies:
+	// the reader hashes them itself with carry-less multiplication, about
+	// seven times faster than the SDK's table (internal/crc64ecma).
+	gets *alioss.Bucket
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -186,7 +191,15 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss config: Bucket: %w", err)
 	}
-	return &Store{name: "oss://" + cfg.Bucket, bucket: bucket}, nil
+	getter, err := alioss.New(cfg.endpoint(), cfg.AccessKeyID, cfg.AccessKeySecret, append(opts, alioss.EnableCRC(false))...)
+	if err != nil {
+		return nil, fmt.Errorf("oss config: Endpoint %q: %w", cfg.endpoint(), err)
+	}
+	gets, err := getter.Bucket(cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("oss config: Bucket: %w", err)
+	}
+	return &Store{name: "oss://" + cfg.Bucket, bucket: bucket, gets: gets}, nil
 }
 
 // Name returns "oss://<bucket>".
@@ -309,7 +322,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		// of silently sending the whole object.
 		opts = append(opts, alioss.NormalizedRange(spec), alioss.RangeBehavior("standard"))
 	}
-	res, err := s.bucket.DoGetObject(&alioss.GetObjectRequest{ObjectKey: key}, opts)
+	res, err := s.gets.DoGetObject(&alioss.GetObjectRequest{ObjectKey: key}, opts)
 	if err != nil {
 		return nil, storage.ObjectInfo{}, s.wrap(op, key, err)
 	}
@@ -349,8 +362,8 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 		r.limit = true
 	default:
 		r.remaining = info.Size
-		if info.HasCRC64 && res.ClientCRC != nil {
-			r.crc, r.want = res.ClientCRC, info.CRC64
+		if info.HasCRC64 {
+			r.crc, r.want = crc64ecma.New(), info.CRC64
 		}
 	}
 	return r, info, nil
@@ -364,7 +377,7 @@ type reader struct {
 	body      io.ReadCloser
 	remaining int64       // bytes still expected
 	limit     bool        // stop after remaining bytes (range done client-side)
-	crc       hash.Hash64 // the SDK's running CRC of the body; nil: no check
+	crc       hash.Hash64 // the running CRC of the body; nil: no check
 	want      uint64
 }
 
@@ -379,6 +392,9 @@ func (r *reader) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p)
 	r.remaining -= int64(n)
+	if r.crc != nil {
+		r.crc.Write(p[:n])
+	}
 	switch {
 	case err == io.EOF && r.remaining > 0:
 		return n, storage.Errorf(storage.KindTransient, r.s.name, "get", r.key,
@@ -394,7 +410,7 @@ func (r *reader) Read(p []byte) (int, error) {
 
 func (r *reader) Close() error { return r.body.Close() }
 
-// CRC64 is the running CRC64 the SDK computes of a whole-object read
+// CRC64 is the running CRC64 of a whole-object read
 // (storage.CRC64Reader), so that the copier does not hash the body again.
 func (r *reader) CRC64() (uint64, bool) {
 	if r.crc == nil {

@@ -6,6 +6,7 @@ package pool
 
 import (
 	"context"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -14,14 +15,27 @@ import (
 // first error cancels the context the others run under and stops the
 // feeding: Each returns that error. Otherwise it returns ctx's error, so
 // that a cancelled run never reads as a finished one.
+//
+// Each of the n goroutines takes items until none is left, rather than one
+// goroutine an item: the SDKs' calls are deep, and every new goroutine
+// grew its stack by copying it again (5 % of a worker's CPU on 4 KiB
+// objects).
 func Each[T any](ctx context.Context, n int, items []T, fn func(context.Context, T) error) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, n))
-	for _, it := range items {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error { return fn(gctx, it) })
+	var next atomic.Int64
+	for range min(max(1, n), len(items)) {
+		g.Go(func() error {
+			for gctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(items)) {
+					return nil
+				}
+				if err := fn(gctx, items[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err

@@ -50,3 +50,27 @@ func TestEachReportsACancelledContext(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestEachCallsEveryItemOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 16, 200} {
+		seen := make([]atomic.Int64, 100)
+		items := make([]int, len(seen))
+		for i := range items {
+			items[i] = i
+		}
+		if err := pool.Each(context.Background(), n, items, func(_ context.Context, i int) error {
+			seen[i].Add(1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range seen {
+			if c := seen[i].Load(); c != 1 {
+				t.Fatalf("n=%d: item %d called %d times", n, i, c)
+			}
+		}
+	}
+	if err := pool.Each(context.Background(), 4, []int(nil), func(context.Context, int) error { return errors.New("called") }); err != nil {
+		t.Fatalf("no items: %v", err)
+	}
+}

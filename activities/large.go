@@ -148,20 +148,29 @@ func (r *largeRun) progress(ctx context.Context, p transfer.Progress) {
 // open and billed. When the id cannot be recorded, the copy aborts the
 // upload and the attempt fails to be retried.
 func (r *largeRun) durable(ctx context.Context) func(transfer.Checkpoint) error {
-	rec := r.a.Heartbeats
+	return r.a.recordUpload(ctx, r.dst.Name(), r.dk, func(cp transfer.Checkpoint) any {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.hb.Checkpoint, r.hb.PartsDone, r.hb.BytesDone = cp, 0, 0
+		r.hb.Uploads = own(r.hb.Uploads, cp.UploadID)
+		return r.hb
+	})
+}
+
+// recordUpload returns a transfer.Request's Initiated: it records the
+// heartbeat details(cp) of a new upload synchronously (Activities.Heartbeats),
+// so that a retry of the activity finds the upload however this attempt
+// ends; nil without a recorder.
+func (a *Activities) recordUpload(ctx context.Context, store, key string, details func(transfer.Checkpoint) any) func(transfer.Checkpoint) error {
+	rec := a.Heartbeats
 	if rec == nil || !activity.IsActivity(ctx) {
 		return nil
 	}
 	return func(cp transfer.Checkpoint) error {
-		r.mu.Lock()
-		r.hb.Checkpoint, r.hb.PartsDone, r.hb.BytesDone = cp, 0, 0
-		r.hb.Uploads = own(r.hb.Uploads, cp.UploadID)
-		hb := r.hb
-		r.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, durableTimeout)
 		defer cancel()
-		if err := rec.RecordActivityHeartbeat(hctx, activity.GetInfo(ctx).TaskToken, hb); err != nil {
-			return &storage.Error{Kind: storage.KindUnknown, Store: r.dst.Name(), Op: "record upload", Key: r.dk,
+		if err := rec.RecordActivityHeartbeat(hctx, activity.GetInfo(ctx).TaskToken, details(cp)); err != nil {
+			return &storage.Error{Kind: storage.KindUnknown, Store: store, Op: "record upload", Key: key,
 				Err: fmt.Errorf("upload %s could not be recorded in the activity's heartbeat, so it was aborted: %w", cp.UploadID, err)}
 		}
 		return nil

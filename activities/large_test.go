@@ -208,14 +208,20 @@ func TestPlanKeepsHeartbeating(t *testing.T) {
 type recorder struct {
 	e     *emuEnv
 	fail  int
-	calls []activities.LargeHeartbeat
+	calls []any
 	parts []int
 }
 
 func (r *recorder) RecordActivityHeartbeat(_ context.Context, _ []byte, details ...any) error {
-	hb := details[0].(activities.LargeHeartbeat)
-	parts, _, _ := r.e.srv.Backend.Parts(dstBucket, "moved/big", hb.Checkpoint.UploadID)
-	r.calls, r.parts = append(r.calls, hb), append(r.parts, len(parts))
+	var id string
+	switch d := details[0].(type) {
+	case activities.LargeHeartbeat:
+		id = d.Checkpoint.UploadID
+	case transfer.Checkpoint:
+		id = d.UploadID
+	}
+	parts, _, _ := r.e.srv.Backend.Parts(dstBucket, "moved/big", id)
+	r.calls, r.parts = append(r.calls, details[0]), append(r.parts, len(parts))
 	if len(r.calls) <= r.fail {
 		return errors.New("context deadline exceeded")
 	}
@@ -238,7 +244,7 @@ func TestCopyLargeRecordsItsUploadFirst(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "could not be recorded") {
 		t.Fatalf("attempt whose heartbeat failed: %v", err)
 	}
-	if len(rec.calls) != 1 || rec.calls[0].Checkpoint.UploadID == "" || rec.parts[0] != 0 {
+	if len(rec.calls) != 1 || rec.calls[0].(activities.LargeHeartbeat).Checkpoint.UploadID == "" || rec.parts[0] != 0 {
 		t.Fatalf("recorded %+v with %v parts uploaded", rec.calls, rec.parts)
 	}
 	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
@@ -252,11 +258,64 @@ func TestCopyLargeRecordsItsUploadFirst(t *testing.T) {
 	if len(rec.calls) != 2 || rec.parts[1] != 0 {
 		t.Fatalf("second attempt recorded %+v with %v parts uploaded", rec.calls[1:], rec.parts[1:])
 	}
-	if hb := rec.calls[1]; hb.PartsDone != 0 || !slices.Contains(hb.Uploads, hb.Checkpoint.UploadID) {
+	if hb := rec.calls[1].(activities.LargeHeartbeat); hb.PartsDone != 0 || !slices.Contains(hb.Uploads, hb.Checkpoint.UploadID) {
 		t.Errorf("recorded heartbeat %+v does not own its upload", hb)
 	}
 	e.checkCopied(t, "data/big", "moved/big")
 	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
 		t.Errorf("%d uploads left open", n)
+	}
+}
+
+// TestBeginLargeTakesUpItsUpload: BeginLarge records the upload it begins
+// before answering; a retry whose earlier attempt's answer was lost takes
+// that upload up instead of leaving it open and beginning another, and an
+// attempt that cannot record its upload aborts it.
+func TestBeginLargeTakesUpItsUpload(t *testing.T) {
+	e := newEmuEnv(t)
+	e.seed(t, "data/big", 3*mib, emulator.Meta{})
+	a := newActivities(t, e.stores, transfer.Options{MultipartThreshold: 2 * mib, PartSize: 1 * mib})
+	rec := &recorder{e: e, fail: 1}
+	a.Heartbeats = rec
+	in := migration.CopyLargeInput{JobID: "job", Spec: pageSpec(), Shard: 1, Object: migration.LargeObject{Key: "data/big", Size: 3 * mib}}
+	begin := func(prior *transfer.Checkpoint) (migration.BeginLargeResult, error) {
+		env := newActivityEnv(a)
+		if prior != nil {
+			env.SetHeartbeatDetails(*prior)
+		}
+		v, err := env.ExecuteActivity(a.BeginLarge, in)
+		if err != nil {
+			return migration.BeginLargeResult{}, err
+		}
+		var res migration.BeginLargeResult
+		return res, v.Get(&res)
+	}
+
+	if _, err := begin(nil); err == nil || !strings.Contains(err.Error(), "could not be recorded") {
+		t.Fatalf("attempt whose heartbeat failed: %v", err)
+	}
+	if n := e.srv.Backend.UploadCount(dstBucket); n != 0 {
+		t.Fatalf("%d uploads left open by the attempt that could not record its upload", n)
+	}
+
+	res, err := begin(nil)
+	if err != nil || res.Upload == nil {
+		t.Fatalf("begin: %+v %v", res, err)
+	}
+	cp, ok := rec.calls[len(rec.calls)-1].(transfer.Checkpoint)
+	if !ok || cp.UploadID != res.Upload.UploadID {
+		t.Fatalf("recorded %+v, began %+v", rec.calls[len(rec.calls)-1], res.Upload)
+	}
+
+	// The answer was lost: the retry has only the heartbeat.
+	again, err := begin(&cp)
+	if err != nil || again.Upload == nil || *again.Upload != *res.Upload {
+		t.Fatalf("retry: %+v %v, want the upload %+v", again.Upload, err, res.Upload)
+	}
+	if n := e.srv.Backend.UploadCount(dstBucket); n != 1 {
+		t.Errorf("%d uploads open, want the one begun", n)
+	}
+	if len(rec.calls) != 2 {
+		t.Errorf("the retry recorded a new upload: %+v", rec.calls[2:])
 	}
 }

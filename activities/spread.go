@@ -39,7 +39,20 @@ func (a *Activities) BeginLarge(ctx context.Context, in migration.CopyLargeInput
 	if skip, err := largeSkip(ctx, spec, src, in.Object, dst, d, existed, dk); err != nil || skip {
 		return res, err
 	}
-	u, err := copier.BeginMultipart(ctx, transfer.Request{Src: src, SrcKey: in.Object.Key, Dst: dst, DstKey: dk, Classes: classes(spec)})
+	// An earlier attempt that began the upload and died before its result
+	// was recorded left the upload in its heartbeat: take it up, rather
+	// than leave it open for good and begin another.
+	var prior transfer.Checkpoint
+	if err := loadHeartbeat(ctx, &prior); err != nil {
+		a.logger().Warn("ignoring unreadable heartbeat details", "job", in.JobID, "key", in.Object.Key, "error", err)
+		prior = transfer.Checkpoint{}
+	}
+	req := transfer.Request{Src: src, SrcKey: in.Object.Key, Dst: dst, DstKey: dk, Classes: classes(spec),
+		Initiated: a.recordUpload(ctx, dst.Name(), dk, func(cp transfer.Checkpoint) any { return cp })}
+	if prior.UploadID != "" {
+		req.Resume = &prior
+	}
+	u, err := copier.BeginMultipart(ctx, req)
 	if err != nil {
 		if storage.IsRetryable(err) || ctx.Err() != nil {
 			return res, fmt.Errorf("begin %q: %w", in.Object.Key, err)

@@ -24,15 +24,25 @@ import (
 
 func copyLarge(t *testing.T, a *activities.Activities, prior *activities.LargeHeartbeat, in migration.CopyLargeInput) (migration.CopyLargeResult, error) {
 	t.Helper()
+	if prior == nil {
+		return execute[migration.CopyLargeResult](t, a, a.CopyLarge, nil, in)
+	}
+	return execute[migration.CopyLargeResult](t, a, a.CopyLarge, *prior, in)
+}
+
+// execute runs the activity fn with in, as a retry whose earlier attempts
+// heartbeated prior when prior is not nil, and decodes its result.
+func execute[R any](t *testing.T, a *activities.Activities, fn, prior, in any) (R, error) {
+	t.Helper()
 	env := newActivityEnv(a)
 	if prior != nil {
-		env.SetHeartbeatDetails(*prior)
+		env.SetHeartbeatDetails(prior)
 	}
-	v, err := env.ExecuteActivity(a.CopyLarge, in)
+	var res R
+	v, err := env.ExecuteActivity(fn, in)
 	if err != nil {
-		return migration.CopyLargeResult{}, err
+		return res, err
 	}
-	var res migration.CopyLargeResult
 	if err := v.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -278,17 +288,8 @@ func TestBeginLargeTakesUpItsUpload(t *testing.T) {
 	rec := &recorder{e: e, fail: 1}
 	a.Heartbeats = rec
 	in := migration.CopyLargeInput{JobID: "job", Spec: pageSpec(), Shard: 1, Object: migration.LargeObject{Key: "data/big", Size: 3 * mib}}
-	begin := func(prior *transfer.Checkpoint) (migration.BeginLargeResult, error) {
-		env := newActivityEnv(a)
-		if prior != nil {
-			env.SetHeartbeatDetails(*prior)
-		}
-		v, err := env.ExecuteActivity(a.BeginLarge, in)
-		if err != nil {
-			return migration.BeginLargeResult{}, err
-		}
-		var res migration.BeginLargeResult
-		return res, v.Get(&res)
+	begin := func(prior any) (migration.BeginLargeResult, error) {
+		return execute[migration.BeginLargeResult](t, a, a.BeginLarge, prior, in)
 	}
 
 	if _, err := begin(nil); err == nil || !strings.Contains(err.Error(), "could not be recorded") {
@@ -308,7 +309,7 @@ func TestBeginLargeTakesUpItsUpload(t *testing.T) {
 	}
 
 	// The answer was lost: the retry has only the heartbeat.
-	again, err := begin(&cp)
+	again, err := begin(cp)
 	if err != nil || again.Upload == nil || *again.Upload != *res.Upload {
 		t.Fatalf("retry: %+v %v, want the upload %+v", again.Upload, err, res.Upload)
 	}

@@ -21,6 +21,7 @@ import (
 
 type span struct {
 	kind       string
+	workflow   string // the workflow id (a shard's runs share it)
 	start, end time.Time
 }
 
@@ -58,6 +59,12 @@ func eachRun(ctx context.Context, c client.Client, fn func(*workflowpb.WorkflowE
 }
 
 func (tl *timeline) add(ctx context.Context, c client.Client, id, run string) error {
+	from := len(tl.spans)
+	defer func() {
+		for i := from; i < len(tl.spans); i++ {
+			tl.spans[i].workflow = id
+		}
+	}()
 	kinds := map[int64]string{}
 	starts := map[int64]time.Time{}
 	it := c.GetWorkflowHistory(ctx, id, run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -133,6 +140,7 @@ func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
 		fmt.Fprintf(w, "bench:   %-15s %5d activities, first start %5.1f s, last end %5.1f s\n", k, b.n, rel(b.first), rel(b.last))
 	}
 	tl.printDurations(w, "CopyPage")
+	tl.printWorkflows(w)
 	var row []string
 	for t := tl.start; t.Before(end); t = t.Add(step) {
 		// Slot-seconds in use over the step, as a mean of activities.
@@ -179,4 +187,53 @@ func (tl *timeline) printDurations(w io.Writer, kind string) {
 		parts = append(parts, fmt.Sprintf("%ds:%d", d, count[d]))
 	}
 	fmt.Fprintf(w, "bench:   %s durations (seconds:activities): %s\n", kind, strings.Join(parts, " "))
+}
+
+// printWorkflows writes, for each workflow, its last listing's end and its
+// copies' span: when a shard's listing ended against when its last copy
+// did is its tail, and shards that end apart leave the last to run alone.
+func (tl *timeline) printWorkflows(w io.Writer) {
+	type copies struct {
+		n                 int
+		listed, first, to time.Time
+	}
+	by := map[string]*copies{}
+	for _, s := range tl.spans {
+		c := by[s.workflow]
+		if c == nil {
+			c = &copies{first: s.start}
+			by[s.workflow] = c
+		}
+		switch s.kind {
+		case "ListAhead":
+			if s.end.After(c.listed) {
+				c.listed = s.end
+			}
+		case "CopyPage":
+			c.n++
+			if s.start.Before(c.first) {
+				c.first = s.start
+			}
+			if s.end.After(c.to) {
+				c.to = s.end
+			}
+		}
+	}
+	ids := make([]string, 0, len(by))
+	for id, c := range by {
+		if c.n > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	rel := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f s", t.Sub(tl.start).Seconds())
+	}
+	for _, id := range ids {
+		c := by[id]
+		fmt.Fprintf(w, "bench:   %s: %d copies from %s to %s, listing ended %s\n", id, c.n, rel(c.first), rel(c.to), rel(c.listed))
+	}
 }

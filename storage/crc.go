@@ -30,6 +30,30 @@ func KnownCRC64(r io.Reader) (CRC64Reader, bool) {
 	return cr, known
 }
 
+// HashingCRC64 returns r when it hashes what it yields already (a
+// CRC64Reader that knows its CRC64), or r wrapped in a reader that does: an
+// upload checks the CRC64 its answer reports against that of the bytes it
+// sent.
+func HashingCRC64(r io.Reader) CRC64Reader {
+	if cr, ok := KnownCRC64(r); ok {
+		return cr
+	}
+	return &crcReader{r: r}
+}
+
+type crcReader struct {
+	r   io.Reader
+	crc uint64
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = UpdateCRC64(c.crc, p[:n])
+	return n, err
+}
+
+func (c *crcReader) CRC64() (uint64, bool) { return c.crc, true }
+
 // NewCRC64 returns a hash computing the providers' CRC64 (CRC-64/XZ,
 // ECMA-182 reflected, that OSS and COS both report in x-*-hash-crc64ecma).
 func NewCRC64() hash.Hash64 { return crc64ecma.New() }

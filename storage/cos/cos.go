@@ -316,29 +316,6 @@ func info(key string, h http.Header, size int64) storage.ObjectInfo {
 	return oi
 }
 
-// crcOf reads the CRC64 header of a write answer.
-// crcReaderOf returns r when it hashes what it yields already
-// (storage.CRC64Reader), or r wrapped in a reader that does.
-func crcReaderOf(r io.Reader) storage.CRC64Reader {
-	if cr, ok := storage.KnownCRC64(r); ok {
-		return cr
-	}
-	return &crcReader{r: r}
-}
-
-type crcReader struct {
-	r   io.Reader
-	crc uint64
-}
-
-func (c *crcReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.crc = storage.UpdateCRC64(c.crc, p[:n])
-	return n, err
-}
-
-func (c *crcReader) CRC64() (uint64, bool) { return c.crc, true }
-
 // errCRC is what an upload whose answer does not confirm the CRC64 of the
 // data sent fails with (classified corrupt by fail).
 var errCRC = errors.New("CRC64 verification failed")
@@ -353,6 +330,7 @@ func checkCRC(resp *cossdk.Response, cr storage.CRC64Reader) error {
 	return nil
 }
 
+// crcOf reads the CRC64 header of a write answer.
 func crcOf(h http.Header) (uint64, bool) {
 	crc, err := strconv.ParseUint(h.Get(crcHeader), 10, 64)
 	return crc, err == nil
@@ -615,7 +593,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, me
 		return storage.PutResult{}, err
 	}
 	h.ContentLength = size
-	cr := crcReaderOf(r)
+	cr := storage.HashingCRC64(r)
 	b, err := s.body("put", key, cr, size)
 	if err != nil {
 		return storage.PutResult{}, err
@@ -682,7 +660,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 	case size < 0 || size > maxPartSize:
 		return storage.Part{}, storage.Errorf(storage.KindInvalid, s.name, op, key, "part size %d is outside 0..%d", size, int64(maxPartSize))
 	}
-	cr := crcReaderOf(r)
+	cr := storage.HashingCRC64(r)
 	b, err := s.body(op, key, cr, size)
 	if err != nil {
 		return storage.Part{}, err

@@ -25,7 +25,6 @@ import (
 	"github.com/bucketferry/bucketferry/storage"
 )
 
-
 // APIError is an error with the S3-style code and HTTP status both providers
 // use; each front end renders it in its provider's XML.
 type APIError struct {

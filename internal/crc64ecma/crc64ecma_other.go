@@ -4,4 +4,6 @@ package crc64ecma
 
 const hasCLMUL = false
 
-func updateCLMUL(uint64, []byte, *[18]uint64) uint64 { panic("crc64ecma: no carry-less multiplication") }
+func updateCLMUL(uint64, []byte, *[18]uint64) uint64 {
+	panic("crc64ecma: no carry-less multiplication")
+}

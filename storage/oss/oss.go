@@ -9,9 +9,10 @@
 //     RetryTimes setting is not used by the request path) and redirects are
 //     disabled: every failure comes back at once, classified, so the copy
 //     engine and Temporal decide about retrying.
-//   - Uploads are CRC-checked by the SDK against x-oss-hash-crc64ecma; whole
-//     object reads are checked by this package when the stream ends. A
-//     mismatch is a *storage.Error of KindCorrupt.
+//   - The SDK hashes nothing (its table is seven times slower than
+//     storage's CRC64): this package checks uploads against the
+//     x-oss-hash-crc64ecma of their answers, and whole-object reads when
+//     the stream ends. A mismatch is a *storage.Error of KindCorrupt.
 //   - Reads ask for Accept-Encoding: identity, so objects stored with
 //     Content-Encoding: gzip come back byte for byte instead of being
 //     decompressed by net/http.
@@ -31,7 +32,6 @@ import (
 
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 
-	"github.com/bucketferry/bucketferry/internal/crc64ecma"
 	"github.com/bucketferry/bucketferry/storage"
 )
 
@@ -168,10 +168,10 @@ func New(cfg Config) (*Store, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}),
 		alioss.UserAgent("bucketferry"),
-		// The store hashes bodies itself, with carry-less multiplication
-		// (internal/crc64ecma), about seven times faster than the SDK's
-		// table: a GET's reader checks the object's CRC64 at its end, an
-		// upload the CRC64 its answer reports (checkCRC), with the caller's
+		// The store hashes bodies itself with storage's CRC64 (carry-less
+		// multiplication, about seven times faster than the SDK's table):
+		// a GET's reader checks the object's CRC64 at its end, an upload
+		// the CRC64 its answer reports (checkCRC), with the caller's
 		// running CRC64 when it has one. The SDK's hashing reader also raced
 		// with the transport on an upload answered before its body was read.
 		alioss.EnableCRC(false),
@@ -218,12 +218,9 @@ func (s *Store) wrap(op, key string, err error) error {
 	}
 	e := &storage.Error{Kind: storage.KindOf(err), Store: s.name, Op: op, Key: key, Err: err}
 	var svc alioss.ServiceError
-	var crc alioss.CRCCheckError
 	switch {
 	case errors.As(err, &svc):
 		e.Kind, e.Code = storage.KindForHTTP(svc.StatusCode, svc.Code), svc.Code
-	case errors.As(err, &crc):
-		e.Kind = storage.KindCorrupt
 	case e.Kind == storage.KindUnknown && !errors.Is(err, context.Canceled):
 		// The SDK reports 3xx answers and unreadable error bodies as plain
 		// errors; they are worth another try.
@@ -358,7 +355,7 @@ func (s *Store) Get(ctx context.Context, key string, rng storage.Range) (io.Read
 	default:
 		r.remaining = info.Size
 		if info.HasCRC64 {
-			r.crc, r.want = crc64ecma.New(), info.CRC64
+			r.crc, r.want = storage.NewCRC64(), info.CRC64
 		}
 	}
 	return r, info, nil

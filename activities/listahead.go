@@ -36,7 +36,10 @@ func (a *Activities) ListAhead(ctx context.Context, in migration.ListAheadInput)
 	keys := keysOf(objs)
 	if in.ChunkKeys > 0 {
 		res := migration.ListAheadResult{Bounds: chunkEnds(keys, in.ChunkKeys), Done: done, Fleet: a.fleet(ctx)}
-		if in.Carry && (done || in.CarryAll) {
+		switch {
+		case in.Pack:
+			res.Chunks = packChunks(objs, in.ChunkKeys, packsFull(spec))
+		case in.Carry && (done || in.CarryAll):
 			res.Objects = carried(objs, in.ChunkKeys)
 		}
 		return res, nil

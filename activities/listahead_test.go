@@ -178,3 +178,91 @@ func TestListAheadCarriesTheShardsEnd(t *testing.T) {
 		t.Errorf("copied %d of %d with unusable carried objects", res.Counts.Copied, len(objs)-1)
 	}
 }
+
+// TestListAheadPacksEveryChunk: a listing asked to pack returns every
+// chunk's objects, whether or not it reaches the end of the shard; the
+// copy of a range given them makes no listing request, copies and
+// verifies them, and leaves large objects to their own activity; packed
+// objects it cannot read make it list its range instead.
+func TestListAheadPacksEveryChunk(t *testing.T) {
+	e := newEmuEnv(t)
+	for i := range 40 {
+		e.seed(t, fmt.Sprintf("data/k%04d", i), int64(i*100), emulator.Meta{ContentType: "text/plain", StorageClass: storage.ClassIA})
+	}
+	e.seed(t, "data/k0040-large", 2*mib, emulator.Meta{})
+	a := newActivities(t, e.stores, smallCopier())
+	env := newActivityEnv(a)
+	spec := pageSpec() // pages of 25, 8 objects at once
+	listAhead := func(after string) migration.ListAheadResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(a.ListAhead, migration.ListAheadInput{
+			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Pack: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res migration.ListAheadResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Chunks) != len(res.Bounds) || len(res.Objects) != 0 {
+			t.Fatalf("%d chunks packed and %d objects carried for %d bounds: want a chunk each", len(res.Chunks), len(res.Objects), len(res.Bounds))
+		}
+		return res
+	}
+	first := listAhead("")
+	end := listAhead(first.Bounds[len(first.Bounds)-1])
+	if first.Done || !end.Done || len(first.Bounds) != 4 || len(end.Bounds) != 2 {
+		t.Fatalf("listings of %d and %d chunks, done %v and %v", len(first.Bounds), len(end.Bounds), first.Done, end.Done)
+	}
+
+	// The first page's second chunk, k0008 to k0015, and the last chunk,
+	// k0033 to the large object, copied from what was packed: their GETs
+	// and no listing.
+	for _, c := range []struct {
+		res  migration.ListAheadResult
+		i    int
+		page int
+	}{{first, 1, 1}, {end, 1, 2}} {
+		sub := migration.Shard{After: c.res.Bounds[c.i-1], Before: c.res.Bounds[c.i] + "\x00"}
+		packed := c.res.Chunks[c.i : c.i+1]
+		small := 8
+		if c.res.Done {
+			small = 7
+		}
+		before := e.srv.OSSFaults.Stats().Requests
+		res, err := copyPage(t, env, a, migration.CopyPageInput{JobID: "job", Spec: spec, Shard: sub, Page: c.page, Packed: packed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.srv.OSSFaults.Stats().Requests - before; n != int64(small) {
+			t.Errorf("page %d: %d requests of the source for %d small objects: want their GETs only", c.page, n, small)
+		}
+		if !res.Done || res.LastKey != c.res.Bounds[c.i] || res.Counts.Copied != int64(small) {
+			t.Errorf("page %d: result %+v, want %d copied through %q", c.page, res, small, c.res.Bounds[c.i])
+		}
+		if c.res.Done && (len(res.Large) != 1 || res.Large[0].Key != "data/k0040-large") {
+			t.Errorf("page %d: large %+v, want the large object left to its own activity", c.page, res.Large)
+		}
+		for i := range small {
+			k := fmt.Sprintf("data/k%04d", i+8*(c.i)+25*(c.page-1))
+			e.checkCopied(t, k, "moved/"+strings.TrimPrefix(k, "data/"))
+		}
+	}
+
+	// Packed objects of an unknown format: the copy lists its range, one
+	// request more, and copies every object.
+	sub := migration.Shard{After: first.Bounds[1], Before: first.Bounds[2] + "\x00"}
+	bad := append([]byte{99}, first.Chunks[2][1:]...)
+	before := e.srv.OSSFaults.Stats().Requests
+	res, err := copyPage(t, env, a, migration.CopyPageInput{JobID: "job", Spec: spec, Shard: sub, Page: 3, Packed: [][]byte{bad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.OSSFaults.Stats().Requests - before; n != 9 {
+		t.Errorf("%d requests of the source with unreadable packed objects: want its listing and 8 GETs", n)
+	}
+	if res.Counts.Copied != 8 {
+		t.Errorf("copied %d of 8 with unreadable packed objects", res.Counts.Copied)
+	}
+}

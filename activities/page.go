@@ -271,6 +271,14 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 }
 
 func (r *pageRun) listPage(ctx context.Context) (storage.Page, error) {
+	if len(r.in.Packed) > 0 {
+		objs, err := unpackChunks(r.in.Packed)
+		if err == nil {
+			return storage.Page{Objects: objs, Done: true}, nil
+		}
+		// Listing the range again is always right.
+		r.log.Warn("listing the range: its packed objects are unusable", "error", err)
+	}
 	if len(r.in.Objects) > 0 {
 		objs, err := uncarried(r.in.Objects)
 		if err == nil {

@@ -39,6 +39,9 @@ type Range struct {
 	// Objects are the range's objects when its listing carried them
 	// (ListAheadResult.Objects): all of them, in order, or none.
 	Objects []Listed `json:"objects,omitempty"`
+	// Packed are the objects of a range of one chunk when its listing
+	// packed them (ListAheadResult.Chunks).
+	Packed []byte `json:"p,omitempty"`
 }
 
 // Listed is an object as a listing found it, in few bytes: what the copy
@@ -91,6 +94,9 @@ type ListAheadInput struct {
 	// CarryAll asks for them whether or not the listing reaches the end:
 	// the shard will share them over empty slots.
 	CarryAll bool `json:"carryAll,omitempty"`
+	// Pack asks for the objects of every chunk listed, packed
+	// (ListAheadResult.Chunks), within MaxCarriedBytes.
+	Pack bool `json:"pack,omitempty"`
 }
 
 // ListAheadResult is the last key of each range listed, in order, and
@@ -103,6 +109,12 @@ type ListAheadResult struct {
 	// chunks listed, in order from the first key of a chunk: as many
 	// chunks as fit MaxCarriedBytes.
 	Objects []Listed `json:"objects,omitempty"`
+	// Chunks are, when Pack asked for them, the packed objects of each
+	// chunk, one for each of Bounds: as many of the first chunks as fit
+	// MaxCarriedBytes, the others empty (their copies list them). Their
+	// format is the activities' business; the workflow only hands each
+	// on to the copy of its range.
+	Chunks [][]byte `json:"chunks,omitempty"`
 }
 
 // ChunkKeys is the keys of a chunk a windowed shard lists (ListAheadInput):

@@ -587,6 +587,10 @@ type CopyPageInput struct {
 	// Objects, when set, are the range's objects as the shard's listing
 	// found them: the copy takes them and does not list the range again.
 	Objects []Listed `json:"objects,omitempty"`
+	// Packed, when set, are the range's objects as the shard's listing
+	// packed them, a chunk each (ListAheadResult.Chunks): the copy takes
+	// them and does not list the range again.
+	Packed [][]byte `json:"packed,omitempty"`
 }
 
 // LargeObject is an object left for its own activity.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,6 +196,15 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 	}
 	after := max(in.After, in.Shard.After)
 	var listed []migration.Listed
+	var chunk []string
+	end := func(key string) {
+		res.Bounds = append(res.Bounds, key)
+		if in.Pack {
+			// The workflow hands chunks on as they are: any bytes do.
+			res.Chunks = append(res.Chunks, []byte(strings.Join(chunk, "\n")))
+		}
+		n, chunk = 0, nil
+	}
 	for _, o := range f.objects {
 		if !f.inShard(in.Shard, o.key) || o.key <= after {
 			continue
@@ -203,15 +213,15 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 			return res, nil
 		}
 		listed = append(listed, migration.Listed{Key: o.key, Size: o.size})
+		chunk = append(chunk, o.key)
 		n++
 		if n == cut {
-			res.Bounds = append(res.Bounds, o.key)
-			n = 0
+			end(o.key)
 		}
 		after = o.key
 	}
 	if n > 0 {
-		res.Bounds = append(res.Bounds, after)
+		end(after)
 	}
 	res.Done = true
 	if in.Carry {

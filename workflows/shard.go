@@ -108,6 +108,9 @@ type shard struct {
 	// carry: the listing of the shard's last page carries its objects to
 	// the copies of its ranges (ShardInput.CarryListed).
 	carry bool
+	// pack: every listing packs its chunks' objects for the copies of
+	// its ranges (packedState).
+	pack bool
 
 	// The open head of a job copying while its plan is made (early.go):
 	// cut is the plan's boundaries not yet applied, cutReport the answer

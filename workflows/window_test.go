@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"fmt"
+	"go.temporal.io/sdk/workflow"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
@@ -207,6 +209,7 @@ func TestSizedJobWithShardWorkflows(t *testing.T) {
 // list themselves. Every object is copied once.
 func TestWindowedShardCarriesItsEnd(t *testing.T) {
 	env, _ := shardEnv(t, 0)
+	env.OnGetVersion(windowedVersion, workflow.DefaultVersion, 7).Return(workflow.Version(6))
 	b := manyObjects(100)
 	mockBucket(env, b)
 	spec := testSpec()
@@ -248,6 +251,70 @@ func TestWindowedShardCarriesItsEnd(t *testing.T) {
 	}
 	if carried == 0 || listed == 0 {
 		t.Errorf("%d ranges carried their objects, %d listed them: want the last ones carried, the others listed", carried, listed)
+	}
+}
+
+// TestWindowedShardPacksEveryListing: since windowed-shard 7 a shard of a
+// job against a far-away source hands every range's copy the packed
+// objects of its chunks, exactly those of the range, and no copy lists
+// its range again. Every object is copied once.
+func TestWindowedShardPacksEveryListing(t *testing.T) {
+	env, _ := shardEnv(t, 0)
+	b := manyObjects(100)
+	mockBucket(env, b)
+	spec := testSpec()
+	spec.PageSize, spec.Concurrency.Objects = 10, 2 // chunks of 2 keys, 5 a page
+	in := shardInput(spec, migration.Shard{})
+	in.Window, in.CarryListed = 4, true
+	env.ExecuteWorkflow(migration.ShardWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("shard failed: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, p := range b.pages {
+		var keys []string
+		for _, o := range b.objects {
+			if b.inShard(p.Shard, o.key) {
+				keys = append(keys, o.key)
+				if seen[o.key] {
+					t.Errorf("%s copied twice", o.key)
+				}
+				seen[o.key] = true
+			}
+		}
+		if len(p.Objects) > 0 {
+			t.Errorf("page %d carried objects as JSON too", p.Page)
+		}
+		var got []string
+		for _, c := range p.Packed {
+			got = append(got, strings.Split(string(c), "\n")...)
+		}
+		if !slices.Equal(got, keys) {
+			t.Errorf("page %d was handed %v, its range holds %v", p.Page, got, keys)
+		}
+	}
+	if len(seen) != 100 {
+		t.Errorf("copied %d of 100 objects", len(seen))
+	}
+}
+
+// TestKeepPacked: a listing's packed chunks go to their ranges while they
+// fit the shard's room; the rest list themselves.
+func TestKeepPacked(t *testing.T) {
+	ranges := make([]migration.Range, 4)
+	keep(ranges, [][]byte{[]byte("aa"), []byte("bbb"), []byte("c"), []byte("dd")}, 6)
+	var got []string
+	for _, r := range ranges {
+		got = append(got, string(r.Packed))
+	}
+	if want := []string{"aa", "bbb", "c", ""}; !slices.Equal(got, want) {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+	if packedBytes(ranges) != 6 {
+		t.Errorf("packedBytes = %d, want 6", packedBytes(ranges))
+	}
+	if joinPacked(ranges) != nil || len(joinPacked(ranges[:3])) != 3 {
+		t.Errorf("joinPacked: a range without its objects must make the join nil")
 	}
 }
 

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	spec.PageSize = 100
 	spec.Shards = 4
 	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 10, LargeObjects: 2}
-	run := h.startJob(t, "job-carry", spec)
+	run := h.startJob(t, "job-pack", spec)
 	res, err := h.wait(t, run, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 
 	// The job's history: a check, the head started, then the plan done.
 	var plans, headStarted, planDone int64
-	h.eachEvent(t, "job-carry", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-pack", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "Plan" {
 			var in migration.PlanInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -56,7 +57,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 				t.Errorf("plan activity %d: CheckOnly %v", plans, in.CheckOnly)
 			}
 		}
-		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-carry/shard-00000" && headStarted == 0 {
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-pack/shard-00000" && headStarted == 0 {
 			headStarted = e.EventId
 		}
 		if e.GetActivityTaskCompletedEventAttributes() != nil && plans == 2 && planDone == 0 {
@@ -74,8 +75,8 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	// then cut.
 	var open bool
 	var cut bool
-	var copies, carried int
-	h.eachEvent(t, "job-carry/shard-00000", "", func(e *historypb.HistoryEvent) {
+	var copies, carried, packed int
+	h.eachEvent(t, "job-pack/shard-00000", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			var in migration.ShardInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -101,6 +102,9 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 			if len(in.Objects) > 0 {
 				carried++
 			}
+			if len(in.Packed) > 0 {
+				packed++
+			}
 		}
 		// Listings go ahead of the copies waiting in the task queue
 		// (windowed-shard 5); copies keep the default priority.
@@ -109,14 +113,36 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 			t.Errorf("%s scheduled with priority %d, want %d", a.ActivityType.GetName(), got, want)
 		}
 	})
-	t.Logf("%d shards; the head started %d ranges before its cut, %d with the objects its listings carried", res.Shards, copies, carried)
-	// The source is far: the head's first page and its last come with their
-	// objects, and their ranges do not list them again.
-	if carried == 0 {
-		t.Error("no range of the head carried its objects")
+	t.Logf("%d shards; the head started %d ranges before its cut, %d with the objects the check carried, %d with those its listings packed", res.Shards, copies, carried, packed)
+	// The source is far: the head's first page comes with its objects from
+	// the job's check, and every listing packs its chunks' (windowed-shard
+	// 7): no range lists its keys again.
+	if carried == 0 || packed == 0 {
+		t.Errorf("ranges of the head: %d carried their objects, %d had them packed: want both", carried, packed)
+	}
+	for i := range res.Shards {
+		id := fmt.Sprintf("job-pack/shard-%05d", i)
+		var ranges, listed int
+		h.eachEvent(t, id, "", func(e *historypb.HistoryEvent) {
+			a := e.GetActivityTaskScheduledEventAttributes()
+			if a == nil || a.ActivityType.GetName() != "CopyPage" {
+				return
+			}
+			var in migration.CopyPageInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			ranges++
+			if len(in.Objects) == 0 && len(in.Packed) == 0 {
+				listed++
+			}
+		})
+		if ranges == 0 || listed > 0 {
+			t.Errorf("%s: %d of %d ranges listed their keys again: want none", id, listed, ranges)
+		}
 	}
 	if !open || !cut || copies == 0 {
 		t.Errorf("head open %v, cut %v, ranges before the cut %d: want an open head copying before its cut", open, cut, copies)
 	}
-	h.recordHistories(t, "job-carry", "job-carry/shard-00000", "job-carry/shard-00001")
+	h.recordHistories(t, "job-pack", "job-pack/shard-00000", "job-pack/shard-00001")
 }

@@ -100,6 +100,9 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		if k == 0 {
 			return
 		}
+		if s.pack {
+			k = sameCarry(s.in.Ranges[:k])
+		}
 		r := s.in.Ranges[0]
 		r.Last = s.in.Ranges[k-1].Last
 		r.Objects = joinObjects(s.in.Ranges[:k])
@@ -406,6 +409,27 @@ func keep(ranges []migration.Range, chunks [][]byte, room int) {
 		}
 		ranges[i].Packed = chunks[i]
 	}
+}
+
+// sameCarry is how many of the first chunks come the same way: with
+// objects carried (the job's check), packed, or with neither. A range of
+// chunks of two kinds would list its keys again.
+func sameCarry(chunks []migration.Range) int {
+	kind := func(r migration.Range) int {
+		switch {
+		case len(r.Packed) > 0:
+			return 2
+		case len(r.Objects) > 0:
+			return 1
+		}
+		return 0
+	}
+	for i := range chunks {
+		if kind(chunks[i]) != kind(chunks[0]) {
+			return i
+		}
+	}
+	return len(chunks)
 }
 
 // packedBytes is the size of the packed objects that ranges hold.

@@ -12,6 +12,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 )
 
 // The activity timeline of a job: from every workflow run's history, when
@@ -29,10 +30,14 @@ type span struct {
 type timeline struct {
 	start time.Time
 	spans []span
+	// closed is when each workflow's last run closed.
+	closed map[string]time.Time
+	// events and bytes are the size of every run's history.
+	events, bytes int64
 }
 
 func loadTimeline(ctx context.Context, c client.Client, start time.Time) (*timeline, error) {
-	tl := &timeline{start: start}
+	tl := &timeline{start: start, closed: map[string]time.Time{}}
 	err := eachRun(ctx, c, func(ex *workflowpb.WorkflowExecutionInfo) error {
 		return tl.add(ctx, c, ex.Execution.WorkflowId, ex.Execution.RunId)
 	})
@@ -74,6 +79,8 @@ func (tl *timeline) add(ctx context.Context, c client.Client, id, run string) er
 			return fmt.Errorf("history of %s: %w", id, err)
 		}
 		at := e.GetEventTime().AsTime()
+		tl.events++
+		tl.bytes += int64(proto.Size(e))
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			kinds[e.GetEventId()] = e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
@@ -85,6 +92,9 @@ func (tl *timeline) add(ctx context.Context, c client.Client, id, run string) er
 			tl.end(kinds, starts, e.GetActivityTaskFailedEventAttributes().GetScheduledEventId(), at)
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
 			tl.end(kinds, starts, e.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId(), at)
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+			tl.closed[id] = at
 		}
 	}
 	return nil
@@ -141,6 +151,7 @@ func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
 	}
 	tl.printDurations(w, "CopyPage")
 	tl.printWorkflows(w)
+	tl.printClosed(w, end)
 	var row []string
 	for t := tl.start; t.Before(end); t = t.Add(step) {
 		// Slot-seconds in use over the step, as a mean of activities.
@@ -161,6 +172,26 @@ func (tl *timeline) print(w io.Writer, step time.Duration, slots int) {
 		row = append(row, fmt.Sprintf("%.0f", float64(busy)/float64(step)))
 	}
 	fmt.Fprintf(w, "bench:   activities running (mean per %s, of %d slots): %s\n", step, slots, strings.Join(row, " "))
+}
+
+// printClosed writes when the last shard and the job closed, against the
+// last activity's end: the job's own end, which no slot can shorten.
+func (tl *timeline) printClosed(w io.Writer, lastEnd time.Time) {
+	var job, shard time.Time
+	for id, at := range tl.closed {
+		switch {
+		case !strings.Contains(id, "/shard-"):
+			job = at
+		case at.After(shard):
+			shard = at
+		}
+	}
+	if job.IsZero() || shard.IsZero() {
+		return
+	}
+	rel := func(t time.Time) float64 { return t.Sub(tl.start).Seconds() }
+	fmt.Fprintf(w, "bench:   last activity ended %.2f s, last shard closed %.2f s, job closed %.2f s; histories %d events, %.1f MB\n",
+		rel(lastEnd), rel(shard), rel(job), tl.events, float64(tl.bytes)/1e6)
 }
 
 // printDurations writes how long the activities of a kind took, in whole

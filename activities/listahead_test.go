@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/bucketferry/bucketferry/activities"
 	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
@@ -100,24 +103,13 @@ func keysIn(r migration.Range) int {
 // the copy of a range given them makes no listing request, copies and
 // verifies them, and still leaves large objects to their own activity.
 func TestListAheadCarriesTheShardsEnd(t *testing.T) {
-	e := newEmuEnv(t)
-	for i := range 40 {
-		e.seed(t, fmt.Sprintf("data/k%04d", i), int64(i*100), emulator.Meta{ContentType: "text/plain", StorageClass: storage.ClassIA})
-	}
-	e.seed(t, "data/k0040-large", 2*mib, emulator.Meta{})
-	a := newActivities(t, e.stores, smallCopier())
-	env := newActivityEnv(a)
-	spec := pageSpec() // pages of 25, 8 objects at once
+	e, a, env, spec := carryEnv(t)
 	listAhead := func(after string, all bool) migration.ListAheadResult {
 		t.Helper()
-		v, err := env.ExecuteActivity(a.ListAhead, migration.ListAheadInput{
+		res, err := execute[migration.ListAheadResult](t, a, a.ListAhead, nil, migration.ListAheadInput{
 			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Carry: true, CarryAll: all,
 		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		var res migration.ListAheadResult
-		if err := v.Get(&res); err != nil {
 			t.Fatal(err)
 		}
 		return res
@@ -185,24 +177,13 @@ func TestListAheadCarriesTheShardsEnd(t *testing.T) {
 // verifies them, and leaves large objects to their own activity; packed
 // objects it cannot read make it list its range instead.
 func TestListAheadPacksEveryChunk(t *testing.T) {
-	e := newEmuEnv(t)
-	for i := range 40 {
-		e.seed(t, fmt.Sprintf("data/k%04d", i), int64(i*100), emulator.Meta{ContentType: "text/plain", StorageClass: storage.ClassIA})
-	}
-	e.seed(t, "data/k0040-large", 2*mib, emulator.Meta{})
-	a := newActivities(t, e.stores, smallCopier())
-	env := newActivityEnv(a)
-	spec := pageSpec() // pages of 25, 8 objects at once
+	e, a, env, spec := carryEnv(t)
 	listAhead := func(after string) migration.ListAheadResult {
 		t.Helper()
-		v, err := env.ExecuteActivity(a.ListAhead, migration.ListAheadInput{
+		res, err := execute[migration.ListAheadResult](t, a, a.ListAhead, nil, migration.ListAheadInput{
 			JobID: "job", Spec: spec, After: after, Ranges: 1, Listings: 1, ChunkKeys: 8, Pack: true,
 		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		var res migration.ListAheadResult
-		if err := v.Get(&res); err != nil {
 			t.Fatal(err)
 		}
 		if len(res.Chunks) != len(res.Bounds) || len(res.Objects) != 0 {
@@ -265,4 +246,17 @@ func TestListAheadPacksEveryChunk(t *testing.T) {
 	if res.Counts.Copied != 8 {
 		t.Errorf("copied %d of 8 with unreadable packed objects", res.Counts.Copied)
 	}
+}
+
+// carryEnv is a source of 40 small objects and a large one, and the
+// activities to list and copy it in pages of 25, 8 objects at once.
+func carryEnv(t *testing.T) (*emuEnv, *activities.Activities, *testsuite.TestActivityEnvironment, migration.JobSpec) {
+	t.Helper()
+	e := newEmuEnv(t)
+	for i := range 40 {
+		e.seed(t, fmt.Sprintf("data/k%04d", i), int64(i*100), emulator.Meta{ContentType: "text/plain", StorageClass: storage.ClassIA})
+	}
+	e.seed(t, "data/k0040-large", 2*mib, emulator.Meta{})
+	a := newActivities(t, e.stores, smallCopier())
+	return e, a, newActivityEnv(a), pageSpec()
 }

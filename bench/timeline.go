@@ -39,9 +39,24 @@ type timeline struct {
 func loadTimeline(ctx context.Context, c client.Client, start time.Time) (*timeline, error) {
 	tl := &timeline{start: start, closed: map[string]time.Time{}}
 	err := eachRun(ctx, c, func(ex *workflowpb.WorkflowExecutionInfo) error {
+		tl.closed[ex.Execution.WorkflowId] = time.Time{}
 		return tl.add(ctx, c, ex.Execution.WorkflowId, ex.Execution.RunId)
 	})
-	return tl, err
+	if err != nil {
+		return tl, err
+	}
+	// The close of each workflow's newest run, from the workflow itself:
+	// the list may not show a run that closed a moment ago.
+	for id := range tl.closed {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return tl, fmt.Errorf("describe %s: %w", id, err)
+		}
+		if ct := d.GetWorkflowExecutionInfo().GetCloseTime(); ct != nil {
+			tl.closed[id] = ct.AsTime()
+		}
+	}
+	return tl, nil
 }
 
 // eachRun calls fn with every workflow run the server knows of.
@@ -92,9 +107,6 @@ func (tl *timeline) add(ctx context.Context, c client.Client, id, run string) er
 			tl.end(kinds, starts, e.GetActivityTaskFailedEventAttributes().GetScheduledEventId(), at)
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
 			tl.end(kinds, starts, e.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId(), at)
-		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-			tl.closed[id] = at
 		}
 	}
 	return nil
@@ -180,6 +192,8 @@ func (tl *timeline) printClosed(w io.Writer, lastEnd time.Time) {
 	var job, shard time.Time
 	for id, at := range tl.closed {
 		switch {
+		case at.IsZero():
+			continue
 		case !strings.Contains(id, "/shard-"):
 			job = at
 		case at.After(shard):

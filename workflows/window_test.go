@@ -203,36 +203,15 @@ func TestSizedJobWithShardWorkflows(t *testing.T) {
 	}
 }
 
-// TestWindowedShardCarriesItsEnd: a shard of a job against a far-away
+// TestWindowedShardCarriesItsEnd: at windowed-shard 6, a shard of a job against a far-away
 // source (CarryListed) gives the copies of the ranges of its last listing
 // their objects, exactly those of each range; the ranges listed before it
 // list themselves. Every object is copied once.
 func TestWindowedShardCarriesItsEnd(t *testing.T) {
-	env, _ := shardEnv(t, 0)
-	env.OnGetVersion(windowedVersion, workflow.DefaultVersion, 7).Return(workflow.Version(6))
-	b := manyObjects(100)
-	mockBucket(env, b)
-	spec := testSpec()
-	spec.PageSize, spec.Concurrency.Objects = 10, 2 // chunks of 2 keys, 5 a page
-	in := shardInput(spec, migration.Shard{})
-	in.Window, in.CarryListed = 4, true
-	env.ExecuteWorkflow(migration.ShardWorkflow, in)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatalf("shard failed: %v", err)
-	}
+	b, seen := runFarShard(t, 6)
 	carried, listed := 0, 0
-	seen := map[string]bool{}
 	for _, p := range b.pages {
-		var keys []string
-		for _, o := range b.objects {
-			if b.inShard(p.Shard, o.key) {
-				keys = append(keys, o.key)
-				if seen[o.key] {
-					t.Errorf("%s copied twice", o.key)
-				}
-				seen[o.key] = true
-			}
-		}
+		keys := rangeKeys(t, b, p, seen)
 		if p.Objects == nil {
 			listed++
 			continue
@@ -259,29 +238,9 @@ func TestWindowedShardCarriesItsEnd(t *testing.T) {
 // objects of its chunks, exactly those of the range, and no copy lists
 // its range again. Every object is copied once.
 func TestWindowedShardPacksEveryListing(t *testing.T) {
-	env, _ := shardEnv(t, 0)
-	b := manyObjects(100)
-	mockBucket(env, b)
-	spec := testSpec()
-	spec.PageSize, spec.Concurrency.Objects = 10, 2 // chunks of 2 keys, 5 a page
-	in := shardInput(spec, migration.Shard{})
-	in.Window, in.CarryListed = 4, true
-	env.ExecuteWorkflow(migration.ShardWorkflow, in)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatalf("shard failed: %v", err)
-	}
-	seen := map[string]bool{}
+	b, seen := runFarShard(t, 7)
 	for _, p := range b.pages {
-		var keys []string
-		for _, o := range b.objects {
-			if b.inShard(p.Shard, o.key) {
-				keys = append(keys, o.key)
-				if seen[o.key] {
-					t.Errorf("%s copied twice", o.key)
-				}
-				seen[o.key] = true
-			}
-		}
+		keys := rangeKeys(t, b, p, seen)
 		if len(p.Objects) > 0 {
 			t.Errorf("page %d carried objects as JSON too", p.Page)
 		}
@@ -296,6 +255,41 @@ func TestWindowedShardPacksEveryListing(t *testing.T) {
 	if len(seen) != 100 {
 		t.Errorf("copied %d of 100 objects", len(seen))
 	}
+}
+
+// runFarShard runs a windowed shard of a job against a far-away source
+// (CarryListed) over 100 objects at the given windowed-shard version.
+func runFarShard(t *testing.T, v workflow.Version) (*fakeBucket, map[string]bool) {
+	t.Helper()
+	env, _ := shardEnv(t, 0)
+	env.OnGetVersion(windowedVersion, workflow.DefaultVersion, 7).Return(v)
+	b := manyObjects(100)
+	mockBucket(env, b)
+	spec := testSpec()
+	spec.PageSize, spec.Concurrency.Objects = 10, 2 // chunks of 2 keys, 5 a page
+	in := shardInput(spec, migration.Shard{})
+	in.Window, in.CarryListed = 4, true
+	env.ExecuteWorkflow(migration.ShardWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("shard failed: %v", err)
+	}
+	return b, map[string]bool{}
+}
+
+// rangeKeys is the keys of a page's range; each must be copied once.
+func rangeKeys(t *testing.T, b *fakeBucket, p migration.CopyPageInput, seen map[string]bool) []string {
+	t.Helper()
+	var keys []string
+	for _, o := range b.objects {
+		if b.inShard(p.Shard, o.key) {
+			keys = append(keys, o.key)
+			if seen[o.key] {
+				t.Errorf("%s copied twice", o.key)
+			}
+			seen[o.key] = true
+		}
+	}
+	return keys
 }
 
 // TestKeepPacked: a listing's packed chunks go to their ranges while they

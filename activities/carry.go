@@ -62,6 +62,15 @@ func carried(objs []storage.ObjectInfo, n int) []migration.Listed {
 	return out[from:]
 }
 
+// carriedObjects is the objects a range's listing carried to its copy,
+// packed (since windowed-shard 7) or as JSON.
+func carriedObjects(in migration.CopyPageInput) ([]storage.ObjectInfo, error) {
+	if len(in.Packed) > 0 {
+		return unpackChunks(in.Packed)
+	}
+	return uncarried(in.Objects)
+}
+
 // uncarried turns carried objects back into what a listing returns.
 func uncarried(ls []migration.Listed) ([]storage.ObjectInfo, error) {
 	out := make([]storage.ObjectInfo, 0, len(ls))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bucketferry/bucketferry/emulator"
 	"github.com/bucketferry/bucketferry/migration"
 	"github.com/bucketferry/bucketferry/storage"
 )
@@ -20,7 +21,8 @@ func packSample() []storage.ObjectInfo {
 			Checksums: []storage.Checksum{{Alg: storage.Algorithm("md5"), Value: "abc:def"}}},
 		{Key: "a/10/x", Size: 1 << 40, ETag: "0123456789abcdef0123456789abcdef", Restored: true},
 		{Key: "b", Size: 7, ETag: `"quoted"`, LastModified: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
-		{Key: "b\x00\xff", Size: 1},
+		{Key: "b\x00\xff", Size: 1, ETag: "aBcD12"},
+		{Key: "c", ETag: "0123456789"},
 	}
 	objs[2].Meta.StorageClass = storage.ClassArchive
 	objs[3].Meta.StorageClass = storage.ClassArchive
@@ -73,6 +75,30 @@ func TestPackedIsSmall(t *testing.T) {
 		t.Errorf("packed %.1f bytes an object in full, want at most 48", per)
 	}
 	t.Logf("16 objects: %d bytes packed, %d in full", short, full)
+
+	// The benchmark's keys (emulator.Generate: nested prefixes, 33 bytes
+	// long on average), in chunks of 32 as a job's pool cuts them.
+	b, err := emulator.NewBackend("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := emulator.Generate(b, "src", emulator.DataSet{Objects: 20000, MinSize: 1, MaxSize: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	keys := b.Keys("src")
+	var gen []storage.ObjectInfo
+	for _, k := range keys {
+		gen = append(gen, storage.ObjectInfo{Key: k, Size: 4096})
+	}
+	n := 0
+	for i := 0; i < len(gen); i += 32 {
+		n += len(packChunk(gen[i:min(i+32, len(gen))], false))
+	}
+	if per := float64(n) / float64(len(gen)); per > 14 {
+		t.Errorf("the benchmark's keys packed in %.1f bytes an object, want at most 14", per)
+	} else {
+		t.Logf("the benchmark's %d keys: %.1f bytes an object packed", len(gen), per)
+	}
 }
 
 // TestUnpackRejectsDamage: a packed chunk cut short, of another format or

@@ -271,21 +271,13 @@ func (r *pageRun) list(ctx context.Context, res *migration.CopyPageResult) error
 }
 
 func (r *pageRun) listPage(ctx context.Context) (storage.Page, error) {
-	if len(r.in.Packed) > 0 {
-		objs, err := unpackChunks(r.in.Packed)
+	if len(r.in.Packed) > 0 || len(r.in.Objects) > 0 {
+		objs, err := carriedObjects(r.in)
 		if err == nil {
 			return storage.Page{Objects: objs, Done: true}, nil
 		}
 		// Listing the range again is always right.
-		r.log.Warn("listing the range: its packed objects are unusable", "error", err)
-	}
-	if len(r.in.Objects) > 0 {
-		objs, err := uncarried(r.in.Objects)
-		if err == nil {
-			return storage.Page{Objects: objs, Done: true}, nil
-		}
-		// Listing the range again is always right.
-		r.log.Warn("listing the range: its carried objects are unusable", "error", err)
+		r.log.Warn("listing the range: the objects its listing carried are unusable", "error", err)
 	}
 	after := max(r.in.After, r.in.Shard.After)
 	page, err := list(ctx, r.src, storage.ListOptions{

@@ -39,9 +39,9 @@ type Range struct {
 	// Objects are the range's objects when its listing carried them
 	// (ListAheadResult.Objects): all of them, in order, or none.
 	Objects []Listed `json:"objects,omitempty"`
-	// Packed are the objects of a range of one chunk when its listing
-	// packed them (ListAheadResult.Chunks).
-	Packed []byte `json:"p,omitempty"`
+	// Packed are the range's objects when its listing packed them, a
+	// chunk each (ListAheadResult.Chunks): all of its chunks, or none.
+	Packed [][]byte `json:"p,omitempty"`
 }
 
 // Listed is an object as a listing found it, in few bytes: what the copy

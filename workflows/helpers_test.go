@@ -60,6 +60,9 @@ type object struct {
 // from a sorted list of objects, and records what it was asked.
 type fakeBucket struct {
 	objects []object
+	// unpacked answers listings as a worker from before windowed-shard 7
+	// does: it knows nothing of ListAheadInput.Pack.
+	unpacked bool
 
 	mu        sync.Mutex
 	pages     []migration.CopyPageInput
@@ -199,7 +202,7 @@ func (f *fakeBucket) listAhead(_ context.Context, in migration.ListAheadInput) (
 	var chunk []string
 	end := func(key string) {
 		res.Bounds = append(res.Bounds, key)
-		if in.Pack {
+		if in.Pack && !f.unpacked {
 			// The workflow hands chunks on as they are: any bytes do.
 			res.Chunks = append(res.Chunks, []byte(strings.Join(chunk, "\n")))
 		}

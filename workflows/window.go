@@ -106,10 +106,9 @@ func (s *shard) startWindowed(ctx workflow.Context, suggested bool) {
 		r := s.in.Ranges[0]
 		r.Last = s.in.Ranges[k-1].Last
 		r.Objects = joinObjects(s.in.Ranges[:k])
-		r.Packed = nil
-		packed := joinPacked(s.in.Ranges[:k])
+		r.Packed = joinPacked(s.in.Ranges[:k])
 		s.in.Ranges = s.in.Ranges[k:]
-		s.startRange(ctx, r, packed)
+		s.startRange(ctx, r)
 	}
 }
 
@@ -324,7 +323,7 @@ func (s *shard) nextPage() int {
 	return p
 }
 
-func (s *shard) startRange(ctx workflow.Context, r migration.Range, packed [][]byte) {
+func (s *shard) startRange(ctx workflow.Context, r migration.Range) {
 	sub := s.in.Shard
 	sub.After = max(r.After, s.in.Shard.After)
 	sub.Before = r.Last + "\x00" // storage.JustAfter: the range takes in r.Last
@@ -332,7 +331,7 @@ func (s *shard) startRange(ctx workflow.Context, r migration.Range, packed [][]b
 	actx := s.activityContext(summary, pageTimeout)
 	var a *activities.Activities
 	f := workflow.ExecuteActivity(actx, a.CopyPage, migration.CopyPageInput{
-		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page, Objects: r.Objects, Packed: packed,
+		JobID: s.in.JobID, Spec: s.spec, Shard: sub, Page: r.Page, Objects: r.Objects, Packed: r.Packed,
 	})
 	s.copying++
 	s.sel.AddFuture(f, func(f workflow.Future) {
@@ -418,7 +417,9 @@ func keep(ranges []migration.Range, chunks [][]byte, room int) {
 		if room < 0 {
 			return
 		}
-		ranges[i].Packed = chunks[i]
+		if len(chunks[i]) > 0 {
+			ranges[i].Packed = chunks[i : i+1]
+		}
 	}
 }
 
@@ -447,7 +448,9 @@ func sameCarry(chunks []migration.Range) int {
 func packedBytes(ranges []migration.Range) int {
 	n := 0
 	for _, r := range ranges {
-		n += len(r.Packed)
+		for _, c := range r.Packed {
+			n += len(c)
+		}
 	}
 	return n
 }
@@ -455,12 +458,15 @@ func packedBytes(ranges []migration.Range) int {
 // joinPacked is the packed objects of ranges joined into one range's:
 // nil unless every one of them holds its own.
 func joinPacked(ranges []migration.Range) [][]byte {
-	out := make([][]byte, 0, len(ranges))
+	if len(ranges) == 1 {
+		return ranges[0].Packed
+	}
+	var out [][]byte
 	for _, r := range ranges {
 		if len(r.Packed) == 0 {
 			return nil
 		}
-		out = append(out, r.Packed)
+		out = append(out, r.Packed...)
 	}
 	return out
 }

@@ -94,11 +94,11 @@ func New(cfg Config) (*Store, error) {
 			host = virtualHost
 		}
 	}
-	hc := &http.Client{Transport: &cossdk.AuthorizationTransport{
-		SecretID:     cfg.SecretID,
-		SecretKey:    cfg.SecretKey,
-		SessionToken: cfg.SessionToken,
-		Transport: storage.NewTransport(storage.TransportConfig{ConnectTimeout: cfg.ConnectTimeout,
+	hc := &http.Client{Transport: &signer{
+		id:     cfg.SecretID,
+		secret: cfg.SecretKey,
+		token:  cfg.SessionToken,
+		next: storage.NewTransport(storage.TransportConfig{ConnectTimeout: cfg.ConnectTimeout,
 			StallTimeout: cfg.ReadWriteTimeout, MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost}),
 	}}
 	c := cossdk.NewClient(&cossdk.BaseURL{BucketURL: base}, hc)

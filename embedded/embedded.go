@@ -501,7 +501,7 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	for {
 		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
 		if err == nil {
-			return nil
+			return s.waitShards(ctx, c)
 		}
 		var nf *serviceerror.NamespaceNotFound
 		if errors.As(err, &nf) {
@@ -518,6 +518,37 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// shardProbes is how many workflow ids waitShards looks up: enough that
+// every one of PostgreSQL's four history shards is asked for (a shard left
+// out by 32 random ids: 4 x (3/4)^32, about 1 in 2,500).
+const shardProbes = 32
+
+// waitShards waits until the history service answers for the workflow ids
+// of shardProbes made-up ids. The frontend answers as soon as it is up, but
+// the history service owns its shards some time later, after restarts
+// longer: a job started meanwhile waits for its shard, and on a loaded host
+// the client's deadline passed first ("start job: context deadline
+// exceeded" from the second start on one database). A lookup of a workflow
+// that does not exist answers NotFound only once its shard is owned.
+func (s *Server) waitShards(ctx context.Context, c client.Client) error {
+	for i := range shardProbes {
+		id := fmt.Sprintf("bucketferry-ready-probe-%d", i)
+		for {
+			_, err := c.DescribeWorkflowExecution(ctx, id, "")
+			var nf *serviceerror.NotFound
+			if err == nil || errors.As(err, &nf) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("embedded: the history service did not answer for workflows: %w", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // register creates the namespace and its search attributes through the

@@ -329,7 +329,8 @@ func setupPersistence(opts Options, logger log.Logger) (config.Persistence, erro
 // the shards send their last reports, that stalled everything for up to
 // half a second (0.2 to 0.55 s of 4 to 5 s jobs, seen in the runs'
 // histories and the server's execution trace). A lock is otherwise held for
-// a write of a few milliseconds; a task that times out is retried at once.
+// a write of a few milliseconds; a task whose wait times out is submitted
+// again at once (ten times, then with the server's back-off).
 // BenchmarkCrossedSignals: 229 ms a round at 500 ms, 143 at 50 ms.
 const nonUserLockTimeout = 50 * time.Millisecond
 

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -144,7 +145,8 @@ type Server struct {
 }
 
 // Start runs the server and returns once its frontend answers for the
-// namespace, or ctx ends, or starting fails.
+// namespace and its history service for workflows (waitShards), or ctx
+// ends, or starting fails.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("embedded: a state directory is required")
@@ -212,7 +214,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("embedded: start the server: %w", err)
 	}
 	s := &Server{temporal: ts, frontend: cfg.PublicClient.HostPort, namespace: opts.Namespace, internal: internal, warnings: warnings}
-	if err := s.waitReady(ctx, opts); err != nil {
+	if err := s.waitReady(ctx, opts, persistence.NumHistoryShards); err != nil {
 		_ = ts.Stop()
 		return nil, err
 	}
@@ -482,10 +484,11 @@ func serverConfig(host string, port int, persistence config.Persistence) (*confi
 	}, nil
 }
 
-// waitReady polls the frontend until it describes the namespace: the
-// services start in the background and a client would otherwise meet a
-// server that is not ready yet.
-func (s *Server) waitReady(ctx context.Context, opts Options) error {
+// waitReady polls the frontend until it describes the namespace, then
+// each of the history service's shards (waitShards): the services start in
+// the background and a client would otherwise meet a server that is not
+// ready yet.
+func (s *Server) waitReady(ctx context.Context, opts Options, shards int32) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	dial := client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: quietLogger{},
@@ -500,9 +503,9 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	}
 	defer c.Close()
 	for {
-		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
+		ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: s.namespace})
 		if err == nil {
-			return s.waitShards(ctx, c)
+			return s.waitShards(ctx, c, ns.GetNamespaceInfo().GetId(), shards)
 		}
 		var nf *serviceerror.NamespaceNotFound
 		if errors.As(err, &nf) {
@@ -521,21 +524,18 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	}
 }
 
-// shardProbes is how many workflow ids waitShards looks up: enough that
-// every one of PostgreSQL's four history shards is asked for (a shard left
-// out by 32 random ids: 4 x (3/4)^32, about 1 in 2,500).
-const shardProbes = 32
-
-// waitShards waits until the history service answers for the workflow ids
-// of shardProbes made-up ids. The frontend answers as soon as it is up, but
-// the history service owns its shards some time later, after restarts
-// longer: a job started meanwhile waits for its shard, and on a loaded host
-// the client's deadline passed first ("start job: context deadline
-// exceeded" from the second start on one database). A lookup of a workflow
-// that does not exist answers NotFound only once its shard is owned.
-func (s *Server) waitShards(ctx context.Context, c client.Client) error {
-	for i := range shardProbes {
-		id := fmt.Sprintf("bucketferry-ready-probe-%d", i)
+// waitShards waits until the history service answers for a workflow of
+// each of its shards. The frontend answers as soon as it is up, but the
+// history service owns its shards some time later, after a restart longer:
+// a job started meanwhile waits for its shard, and on a loaded host the
+// client's deadline passed first ("start job: context deadline exceeded"
+// from the second start on one database). The lookup of a workflow that
+// does not exist answers NotFound only from the shard that owns its id, so
+// one made-up id is looked up for each shard, found with the server's own
+// mapping of ids to shards.
+func (s *Server) waitShards(ctx context.Context, c client.Client, namespaceID string, shards int32) error {
+	for shard := int32(1); shard <= shards; shard++ {
+		id := probeID(namespaceID, shard, shards)
 		for {
 			_, err := c.DescribeWorkflowExecution(ctx, id, "")
 			var nf *serviceerror.NotFound
@@ -544,12 +544,23 @@ func (s *Server) waitShards(ctx context.Context, c client.Client) error {
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("embedded: the history service did not answer for workflows: %w", err)
+				return fmt.Errorf("embedded: history shard %d of %d did not answer: %w", shard, shards, err)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
 	return nil
+}
+
+// probeID is a workflow id of the namespace that the server keeps in the
+// given history shard (numbered from 1, as the server's).
+func probeID(namespaceID string, shard, shards int32) string {
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("bucketferry-ready-probe-%d", i)
+		if common.WorkflowIDToHistoryShard(namespaceID, id, shards) == shard {
+			return id
+		}
+	}
 }
 
 // register creates the namespace and its search attributes through the

@@ -42,7 +42,7 @@ func crossing(ctx workflow.Context, peer string, rounds int, startPeer bool) err
 // sender's lock while it waits for the receiver's, so two crossing signals
 // wait for each other until one lock wait times out (the server's
 // history.cacheNonUserContextLockTimeout): 500 ms by default, which the
-// embedded server lowers (see newTemporalServer).
+// embedded server lowers (nonUserLockTimeout).
 func BenchmarkCrossedSignals(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/server/common/dynamicconfig"
 	temporalserver "go.temporal.io/server/temporal"
 
@@ -30,7 +31,7 @@ func TestJobAndShardsContinueAsNew(t *testing.T) {
 	spec.Shards = 2
 	spec.PageSize = 20
 	spec.Concurrency = migration.Concurrency{Shards: 2, Objects: 8, LargeObjects: 2}
-	const id = "job-can"
+	const id = "job-can-gates"
 	res, err := h.wait(t, h.startJob(t, id, spec), 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,24 @@ func TestJobAndShardsContinueAsNew(t *testing.T) {
 	}
 	runs := map[string]int{}
 	for run := range h.histories(t) {
-		runs[strings.Split(run, "@")[0]]++
+		wid, runID, _ := strings.Cut(run, "@")
+		runs[wid]++
+		// Each run records one version marker (release-gates) and one
+		// TemporalChangeVersion upsert, whatever gates it passes.
+		var markers, upserts int
+		h.eachEvent(t, wid, runID, func(e *historypb.HistoryEvent) {
+			if a := e.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "Version" {
+				markers++
+			}
+			if a := e.GetUpsertWorkflowSearchAttributesEventAttributes(); a != nil {
+				if _, ok := a.GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; ok {
+					upserts++
+				}
+			}
+		})
+		if markers != 1 || upserts != 1 {
+			t.Errorf("run %s: %d version markers and %d change-version upserts, want 1 of each", run, markers, upserts)
+		}
 	}
 	t.Logf("runs: %v", runs)
 	if runs[id] < 2 || runs[id+"/shard-00000"] < 2 {

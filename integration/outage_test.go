@@ -155,7 +155,7 @@ func TestSourceGetsFailThenHeal(t *testing.T) {
 	}}
 	h.emu.OSSFaults.Set(failGets)
 	h.startWorker(t)
-	const id = "job-get-500"
+	const id = "job-get-500-gates"
 	run := h.startJob(t, id, outageSpec())
 	h.awaitStalled(t, id)
 	time.Sleep(5 * time.Second)

@@ -31,6 +31,9 @@ import (
 // earlyVersion gates the early start: jobs recorded before it plan first.
 const earlyVersion = "early-start"
 
+// earlyNewest is early-start's newest version.
+const earlyNewest = 2
+
 // farSource is the source check's duration from which a job starts its
 // head shard before planning: the planner's probes take a round trip each.
 const farSource = 250 * time.Millisecond
@@ -49,7 +52,7 @@ type earlyStart struct {
 // the job has its head shard to start; false when the job plans as before
 // (its plan then does not probe the stores again).
 func (j *job) checkFirst(ctx workflow.Context) (bool, error) {
-	v := workflow.GetVersion(ctx, earlyVersion, workflow.DefaultVersion, 2)
+	v := j.gates.version(ctx, earlyVersion, earlyNewest)
 	if v < 1 {
 		return false, nil
 	}

@@ -44,7 +44,7 @@ const pagesPerShard = 8
 // useFleet decides, once per run, whether the job sizes its work by the
 // fleet.
 func (j *job) useFleet(ctx workflow.Context) {
-	j.sized = workflow.GetVersion(ctx, fleetVersion, workflow.DefaultVersion, 1) == 1
+	j.sized = j.gates.version(ctx, fleetVersion, 1) == 1
 }
 
 // target is how many page activities the job keeps in flight: the

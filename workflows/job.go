@@ -31,11 +31,13 @@ func ShardWorkflowID(jobID string, index int) string {
 // are cancelled and the job fails with a non-retryable migration.ErrFatal
 // error naming the problem.
 func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, error) {
-	spec, err := runSpec(ctx, in.Spec, workflow.GetInfo(ctx).WorkflowExecution.ID, in.State == nil)
+	g := newGates(ctx)
+	spec, err := runSpec(ctx, g, in.Spec, workflow.GetInfo(ctx).WorkflowExecution.ID, in.State == nil)
 	if err != nil {
 		return migration.JobResult{}, err
 	}
 	j := newJob(ctx, in, spec)
+	j.gates = g
 	j.useFleet(ctx)
 	err = workflow.SetQueryHandler(ctx, migration.QueryProgress, func() (migration.Progress, error) {
 		return j.progress(ctx), nil
@@ -69,6 +71,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 
 // job is the state of one run of the job workflow.
 type job struct {
+	gates  gates // the run's versions
 	id     string
 	spec   migration.JobSpec
 	st     migration.JobState
@@ -177,7 +180,7 @@ func (j *job) planContext(ctx workflow.Context) workflow.Context {
 		RetryPolicy:         retryPolicy(j.spec),
 		Summary:             fmt.Sprintf("plan %s -> %s", location(j.spec.Source), location(j.spec.Destination)),
 	}
-	if workflow.GetVersion(ctx, planHeartbeatVersion, workflow.DefaultVersion, 1) == 1 {
+	if j.gates.version(ctx, planHeartbeatVersion, 1) == 1 {
 		// The plan heartbeats all along (a ticker beside every phase): a
 		// worker that dies while planning hands the plan to another
 		// within the timeout, not after the hour.

@@ -33,7 +33,8 @@ const (
 // exhausted) stops the shard: it reports the problem to the job, which stops
 // the whole job, and fails with a non-retryable migration.ErrFatal error.
 func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult, error) {
-	spec, err := runSpec(ctx, in.Spec, in.JobID, false)
+	g := newGates(ctx)
+	spec, err := runSpec(ctx, g, in.Spec, in.JobID, false)
 	if err != nil {
 		return migration.ShardResult{}, err
 	}
@@ -42,6 +43,7 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 			"invalid shard input: jobId is required", migration.ErrInvalidSpec, nil)
 	}
 	s := newShard(ctx, in, spec)
+	s.gates = g
 	s.useWindow(ctx)
 	s.useSpread(ctx)
 	s.useCut(ctx)
@@ -50,6 +52,7 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 
 // shard is the state of one run of a shard workflow.
 type shard struct {
+	gates    gates                // the run's versions
 	in       migration.ShardInput // Cursor, ManifestCursor, Page, Counts advance
 	spec     migration.JobSpec
 	window   int

@@ -33,8 +33,8 @@ type specChecked struct {
 
 // runSpec is the spec a run of a job (first: its first run) or of one of
 // its shards works with.
-func runSpec(ctx workflow.Context, spec migration.JobSpec, jobID string, first bool) (migration.JobSpec, error) {
-	if workflow.GetVersion(ctx, specVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+func runSpec(ctx workflow.Context, g gates, spec migration.JobSpec, jobID string, first bool) (migration.JobSpec, error) {
+	if g.version(ctx, specVersion, 1) == workflow.DefaultVersion {
 		if err := spec.Validate(); err != nil {
 			return spec, invalidSpec(err)
 		}

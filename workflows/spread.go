@@ -37,7 +37,7 @@ func (s *shard) useSpread(ctx workflow.Context) {
 	if !s.windowed {
 		return
 	}
-	s.spread = workflow.GetVersion(ctx, spreadVersion, workflow.DefaultVersion, 1) == 1
+	s.spread = s.gates.version(ctx, spreadVersion, 1) == 1
 }
 
 func (s *shard) spreads(obj migration.LargeObject) bool {

@@ -93,7 +93,7 @@ func (j *job) onStall(ctx workflow.Context, s migration.StallSignal) {
 	if j.displayStatus() == was {
 		return
 	}
-	if workflow.GetVersion(ctx, stallVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if j.gates.version(ctx, stallVersion, 1) == workflow.DefaultVersion {
 		return
 	}
 	j.upsert(ctx, false)

@@ -29,10 +29,13 @@ import (
 // replay the sequential one.
 const windowedVersion = "windowed-shard"
 
+// windowedNewest is windowed-shard's newest version.
+const windowedNewest = 7
+
 // useWindow decides, once per run, whether the shard walks its range
 // windowed. A manifest shard reads its pages in sequence as before.
 func (s *shard) useWindow(ctx workflow.Context) {
-	v := workflow.GetVersion(ctx, windowedVersion, workflow.DefaultVersion, 7)
+	v := s.gates.version(ctx, windowedVersion, windowedNewest)
 	s.windowed = v >= 1 && s.in.Window > 0 && !s.manifest
 	s.pageAtOne = v >= 2
 	s.chunked = v >= 3

@@ -279,7 +279,9 @@ func TestWindowedShardListsWhatIsNotPacked(t *testing.T) {
 func runFarShard(t *testing.T, v workflow.Version, opts ...func(*fakeBucket)) (*fakeBucket, map[string]bool) {
 	t.Helper()
 	env, _ := shardEnv(t, 0)
-	env.OnGetVersion(windowedVersion, workflow.DefaultVersion, 7).Return(v)
+	// A run recorded before release-gates asks windowed-shard itself.
+	env.OnGetVersion(releaseVersion, workflow.DefaultVersion, releaseNewest).Return(workflow.DefaultVersion)
+	env.OnGetVersion(windowedVersion, workflow.DefaultVersion, windowedNewest).Return(v)
 	b := manyObjects(100)
 	for _, o := range opts {
 		o(b)

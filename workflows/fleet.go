@@ -31,6 +31,10 @@ import (
 // fixed window of sequential shards.
 const fleetVersion = "fleet-window"
 
+// settledWindowsVersion gates windows split once a workflow task: 0, after
+// every event the job takes in; 1, once the task's events are all in.
+const settledWindowsVersion = "settled-windows"
+
 // maxShardPages caps one shard's window: a run past 2,000 pending
 // activities is stuck, and at the end of a job one shard may be the only
 // one left to take the whole window.
@@ -45,6 +49,18 @@ const pagesPerShard = 8
 // fleet.
 func (j *job) useFleet(ctx workflow.Context) {
 	j.sized = j.gates.version(ctx, fleetVersion, 1) == 1
+	j.settledWindows = j.sized && j.gates.version(ctx, settledWindowsVersion, 1) == 1
+}
+
+// rebalanceNow says whether the job splits its window now: at once for a
+// run recorded before settled-windows, else once the events of this
+// workflow task are all taken in. One event at a time, the end of a job
+// sent a shard three windows in one task (4, 5 and 7 pages), each a
+// signal, a workflow task of the shard's and an event of the job's, where
+// the last alone mattered; and signals sent to shards that had ended
+// meanwhile failed.
+func (j *job) rebalanceNow() bool {
+	return j.sized && (!j.settledWindows || !j.sel.HasPending())
 }
 
 // target is how many page activities the job keeps in flight: the

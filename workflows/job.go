@@ -71,12 +71,14 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 
 // job is the state of one run of the job workflow.
 type job struct {
-	gates  gates // the run's versions
-	id     string
-	spec   migration.JobSpec
-	st     migration.JobState
-	window int
-	logger log.Logger
+	gates gates // the run's versions
+	// settledWindows: windows split once a workflow task (settled-windows)
+	settledWindows bool
+	id             string
+	spec           migration.JobSpec
+	st             migration.JobState
+	window         int
+	logger         log.Logger
 
 	status migration.Status
 	errMsg string // why the job failed, for the progress query
@@ -248,7 +250,7 @@ func (j *job) run(ctx workflow.Context) (migration.JobResult, error) {
 			return migration.JobResult{}, j.continueAsNew(ctx)
 		}
 		j.fill(ctx)
-		if j.sized {
+		if j.rebalanceNow() {
 			j.rebalance(ctx)
 		}
 		j.sel.Select(ctx)

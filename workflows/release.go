@@ -25,11 +25,12 @@ import (
 // 2 and give level 2 its own table (TestReleaseGatesAreNewest says when).
 
 // releaseVersion gates the gates: 0, each gate asked with its own marker;
-// 1, the gates of gatesAt(1) taken at their versions there.
+// 1 and up, the gates of gatesAt(level) taken at their versions there (2
+// adds settled-windows).
 const releaseVersion = "release-gates"
 
 // releaseNewest is the level new runs record.
-const releaseNewest = 1
+const releaseNewest = 2
 
 // gates is how a run decides its versions.
 type gates struct {
@@ -70,6 +71,13 @@ func gatesAt(level workflow.Version, changeID string) (workflow.Version, bool) {
 		return 2, true
 	case windowedVersion:
 		return 7, true
+	}
+	if level < 2 {
+		return 0, false
+	}
+	switch changeID {
+	case settledWindowsVersion:
+		return 1, true
 	}
 	return 0, false
 }

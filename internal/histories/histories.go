@@ -24,6 +24,9 @@ import (
 // these files (replay_test.go replays workflows/testdata) guards running
 // jobs against incompatible changes of the workflow code.
 //
+// A workflow whose file (or its .gz) exists is an error: the corpus keeps
+// what it has.
+//
 // The file name keeps the workflow id because a replay must run under the
 // recorded id: the job derives its shards' ids from its own.
 func Record(ctx context.Context, c client.Client, dir string, workflowIDs ...string) error {
@@ -31,6 +34,13 @@ func Record(ctx context.Context, c client.Client, dir string, workflowIDs ...str
 		return fmt.Errorf("record histories: %w", err)
 	}
 	for _, id := range workflowIDs {
+		// A history in the corpus is never recorded again: running jobs
+		// of its shape replay like it, whatever the code records now.
+		for _, name := range []string{FileName(id), FileName(id) + ".gz"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return fmt.Errorf("record history of %s: %s is in the corpus already; record under a workflow id no file has", id, name)
+			}
+		}
 		data, err := historyJSON(ctx, c, id)
 		if err != nil {
 			return err

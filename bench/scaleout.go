@@ -204,18 +204,8 @@ func scaleOutJob(ctx context.Context, bins binaries, emu *emulatorProc, set data
 	defer c.Close()
 	// The fleet is up before the job, as the seed advises: the job's plan
 	// and window see every worker from the start.
-	w := fleet.NewWatcher(c.WorkflowService(), "", migration.TaskQueue)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		f := w.Fleet(ctx)
-		if f != nil && f.Workers >= workers {
-			r.Slots = f.Slots
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("only %v of %d workers seen after a minute", f, workers)
-		}
-		time.Sleep(500 * time.Millisecond)
+	if r.Slots, err = awaitFleet(ctx, c, workers); err != nil {
+		return 0, err
 	}
 	spec := migration.JobSpec{Source: migration.Location{Store: "src"}, Destination: migration.Location{Store: "dst"}}
 	start := time.Now()
@@ -280,4 +270,23 @@ func watchJob(ctx context.Context, c client.Client, id string, start time.Time) 
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// awaitFleet waits until the server has heard the heartbeats of workers
+// workers (every fleet.HeartbeatInterval; a worker's first comes that long
+// after its start), as it has in a deployment whose workers run before the
+// job, and returns their slots.
+func awaitFleet(ctx context.Context, c client.Client, workers int) (int, error) {
+	w := fleet.NewWatcher(c.WorkflowService(), "", migration.TaskQueue)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f := w.Fleet(ctx)
+		if f != nil && f.Workers >= workers {
+			return f.Slots, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("only %v of %d workers seen after a minute", f, workers)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

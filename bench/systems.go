@@ -195,8 +195,12 @@ func runBucketferry(ctx context.Context, o options, bins binaries, emu *emulator
 	if o.scale > 0 {
 		sampler = sampleRSS(worker.PID(), 2*time.Second)
 	}
-	// Let the worker connect and poll before the clock starts, as a
+	// Let the worker connect, poll and be heard by the server (its slots,
+	// which size the job's window) before the clock starts, as a
 	// long-running worker would have.
+	if _, err := awaitFleet(ctx, c, 1); err != nil {
+		return 0, err
+	}
 	time.Sleep(2 * time.Second)
 	id := "bench-" + set.Name
 	workerCPU, serverCPU := procCPU(worker.PID()), procCPU(server.PID())

@@ -31,7 +31,7 @@ func TestJobAndShardsContinueAsNew(t *testing.T) {
 	spec.Shards = 2
 	spec.PageSize = 20
 	spec.Concurrency = migration.Concurrency{Shards: 2, Objects: 8, LargeObjects: 2}
-	const id = "job-can-settled"
+	const id = "job-can-quiet"
 	res, err := h.wait(t, h.startJob(t, id, spec), 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)

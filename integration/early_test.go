@@ -32,7 +32,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	spec.PageSize = 100
 	spec.Shards = 4
 	spec.Concurrency = migration.Concurrency{Shards: 4, Objects: 10, LargeObjects: 2}
-	run := h.startJob(t, "job-pack-settled", spec)
+	run := h.startJob(t, "job-pack-quiet", spec)
 	res, err := h.wait(t, run, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 
 	// The job's history: a check, the head started, then the plan done.
 	var plans, headStarted, planDone int64
-	h.eachEvent(t, "job-pack-settled", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-pack-quiet", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == "Plan" {
 			var in migration.PlanInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -57,7 +57,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 				t.Errorf("plan activity %d: CheckOnly %v", plans, in.CheckOnly)
 			}
 		}
-		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-pack-settled/shard-00000" && headStarted == 0 {
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil && a.WorkflowId == "job-pack-quiet/shard-00000" && headStarted == 0 {
 			headStarted = e.EventId
 		}
 		if e.GetActivityTaskCompletedEventAttributes() != nil && plans == 2 && planDone == 0 {
@@ -76,7 +76,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	var open bool
 	var cut bool
 	var copies, carried, packed int
-	h.eachEvent(t, "job-pack-settled/shard-00000", "", func(e *historypb.HistoryEvent) {
+	h.eachEvent(t, "job-pack-quiet/shard-00000", "", func(e *historypb.HistoryEvent) {
 		if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			var in migration.ShardInput
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.Input, &in); err != nil {
@@ -121,7 +121,7 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 		t.Errorf("ranges of the head: %d carried their objects, %d had them packed: want both", carried, packed)
 	}
 	for i := range res.Shards {
-		id := fmt.Sprintf("job-pack-settled/shard-%05d", i)
+		id := fmt.Sprintf("job-pack-quiet/shard-%05d", i)
 		var ranges, listed int
 		h.eachEvent(t, id, "", func(e *historypb.HistoryEvent) {
 			a := e.GetActivityTaskScheduledEventAttributes()
@@ -144,5 +144,5 @@ func TestJobCopiesWhilePlanning(t *testing.T) {
 	if !open || !cut || copies == 0 {
 		t.Errorf("head open %v, cut %v, ranges before the cut %d: want an open head copying before its cut", open, cut, copies)
 	}
-	h.recordHistories(t, "job-pack-settled", "job-pack-settled/shard-00000", "job-pack-settled/shard-00001")
+	h.recordHistories(t, "job-pack-quiet", "job-pack-quiet/shard-00000", "job-pack-quiet/shard-00001")
 }

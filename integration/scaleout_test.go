@@ -128,7 +128,7 @@ func TestJobWorkersJoinMidJob(t *testing.T) {
 	spec := baseSpec()
 	spec.PageSize = 50
 	spec.Concurrency.Objects = 4
-	run := h.startJob(t, "job-join-settled", spec)
+	run := h.startJob(t, "job-join-quiet", spec)
 	h.waitStarted(t)
 
 	// A worker's first heartbeat may come before its slots are known: the
@@ -179,7 +179,7 @@ func TestJobWorkersJoinMidJob(t *testing.T) {
 	if n := h.verifyAll(t, nil); n != st.Objects {
 		t.Errorf("verified %d of %d", n, st.Objects)
 	}
-	h.recordHistories(t, "job-join-settled", "job-join-settled/shard-00000")
+	h.recordHistories(t, "job-join-quiet", "job-join-quiet/shard-00000")
 	pages := h.pagesByWorker(t, joined)
 	total := pages["first"] + pages["second"] + pages["third"]
 	t.Logf("pages completed after the join: %v", pages)

@@ -26,11 +26,11 @@ import (
 
 // releaseVersion gates the gates: 0, each gate asked with its own marker;
 // 1 and up, the gates of gatesAt(level) taken at their versions there (2
-// adds settled-windows).
+// adds settled-windows, 3 quiet-start).
 const releaseVersion = "release-gates"
 
 // releaseNewest is the level new runs record.
-const releaseNewest = 2
+const releaseNewest = 3
 
 // gates is how a run decides its versions.
 type gates struct {
@@ -77,6 +77,13 @@ func gatesAt(level workflow.Version, changeID string) (workflow.Version, bool) {
 	}
 	switch changeID {
 	case settledWindowsVersion:
+		return 1, true
+	}
+	if level < 3 {
+		return 0, false
+	}
+	switch changeID {
+	case quietStartVersion:
 		return 1, true
 	}
 	return 0, false

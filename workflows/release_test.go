@@ -19,6 +19,7 @@ func TestReleaseGatesAreNewest(t *testing.T) {
 		earlyVersion:          earlyNewest,
 		windowedVersion:       windowedNewest,
 		settledWindowsVersion: 1,
+		quietStartVersion:     1,
 	}
 	for id, want := range newest {
 		got, ok := gatesAt(releaseNewest, id)
@@ -32,6 +33,9 @@ func TestReleaseGatesAreNewest(t *testing.T) {
 	// Level 1 is frozen: runs recorded at it ask settled-windows.
 	if _, ok := gatesAt(1, settledWindowsVersion); ok {
 		t.Error("release level 1 took settled-windows, which came after it")
+	}
+	if _, ok := gatesAt(2, quietStartVersion); ok {
+		t.Error("release level 2 took quiet-start, which came after it")
 	}
 	if v, ok := gatesAt(1, windowedVersion); !ok || v != 7 {
 		t.Errorf("release level 1 holds windowed-shard %d (%v), recorded runs have 7", v, ok)

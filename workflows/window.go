@@ -29,6 +29,11 @@ import (
 // replay the sequential one.
 const windowedVersion = "windowed-shard"
 
+// quietStartVersion gates a shard's first report: 0, as soon as its first
+// run has an activity in flight; 1, only once it has more than one (or
+// counts to tell), since the job counts a shard not heard from as one.
+const quietStartVersion = "quiet-start"
+
 // windowedNewest is windowed-shard's newest version.
 const windowedNewest = 7
 
@@ -45,6 +50,12 @@ func (s *shard) useWindow(ctx workflow.Context) {
 	s.pack = v >= 7 && s.in.CarryListed
 	if !s.windowed {
 		return
+	}
+	if s.in.Runs == 0 && s.gates.version(ctx, quietStartVersion, 1) == 1 {
+		// The job counts a shard it has not heard from as one activity
+		// in flight: a first run that starts with one (its listing) has
+		// nothing to tell it.
+		s.reportedInFlight = 1
 	}
 	s.listed = s.in.Listed
 	s.windowCh = workflow.GetSignalChannel(ctx, migration.SignalShardWindow)

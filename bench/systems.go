@@ -197,11 +197,11 @@ func runBucketferry(ctx context.Context, o options, bins binaries, emu *emulator
 	}
 	// Let the worker connect, poll and be heard by the server (its slots,
 	// which size the job's window) before the clock starts, as a
-	// long-running worker would have.
+	// long-running worker would have: its first heartbeat comes 5 s
+	// after its start, well after its pollers.
 	if _, err := awaitFleet(ctx, c, 1); err != nil {
 		return 0, err
 	}
-	time.Sleep(2 * time.Second)
 	id := "bench-" + set.Name
 	workerCPU, serverCPU := procCPU(worker.PID()), procCPU(server.PID())
 	start := time.Now()

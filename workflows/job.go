@@ -36,8 +36,7 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 	if err != nil {
 		return migration.JobResult{}, err
 	}
-	j := newJob(ctx, in, spec)
-	j.gates = g
+	j := newJob(ctx, g, in, spec)
 	j.useFleet(ctx)
 	err = workflow.SetQueryHandler(ctx, migration.QueryProgress, func() (migration.Progress, error) {
 		return j.progress(ctx), nil
@@ -71,14 +70,12 @@ func Job(ctx workflow.Context, in migration.JobInput) (migration.JobResult, erro
 
 // job is the state of one run of the job workflow.
 type job struct {
-	gates gates // the run's versions
-	// settledWindows: windows split once a workflow task (settled-windows)
-	settledWindows bool
-	id             string
-	spec           migration.JobSpec
-	st             migration.JobState
-	window         int
-	logger         log.Logger
+	gates  gates // the run's versions
+	id     string
+	spec   migration.JobSpec
+	st     migration.JobState
+	window int
+	logger log.Logger
 
 	status migration.Status
 	errMsg string // why the job failed, for the progress query
@@ -101,11 +98,13 @@ type job struct {
 
 	// Sized by the fleet (fleet.go): pages is each running shard's last
 	// reported use for pages, sent the window part last signalled to it,
-	// signaling the window signals not yet delivered.
-	sized     bool
-	pages     map[int]int
-	sent      map[int]int
-	signaling []workflow.Future
+	// signaling the window signals not yet delivered; settledWindows:
+	// the window is split once a workflow task (settled-windows).
+	sized          bool
+	settledWindows bool
+	pages          map[int]int
+	sent           map[int]int
+	signaling      []workflow.Future
 
 	// early is set while the plan is made and the head shard copies
 	// (early.go); nil otherwise.
@@ -128,8 +127,9 @@ type endedShard struct {
 	err    error
 }
 
-func newJob(ctx workflow.Context, in migration.JobInput, spec migration.JobSpec) *job {
+func newJob(ctx workflow.Context, g gates, in migration.JobInput, spec migration.JobSpec) *job {
 	j := &job{
+		gates:  g,
 		id:     workflow.GetInfo(ctx).WorkflowExecution.ID,
 		spec:   spec,
 		logger: workflow.GetLogger(ctx),

@@ -10,23 +10,23 @@ import (
 //
 // Every GetVersion a run calls for the first time records a marker and,
 // by the Go SDK's design, upserts the TemporalChangeVersion search
-// attribute: a visibility write on the server (a billed action on Temporal
-// Cloud). A shard run called three gates, a job run four or five: on a
-// 20,000-object job, 70 markers and 70 visibility writes for nothing a
+// attribute: a visibility write on the server (a REPLACE of the run's row
+// in SQLite). A shard run called three gates, a job run four or five: on a
+// 20,000-object job, 71 markers and 70 visibility writes for nothing a
 // replay needs, since a new run takes every gate at its newest.
 //
-// So a run first asks releaseVersion. A run that records level 1 takes
-// every gate of gatesAt(1) at the version written there, without a marker
-// of its own; a run recorded before the release has no release marker,
-// replays at DefaultVersion and asks each gate as it always did. A gate
-// added later is asked with GetVersion as usual. A gate whose newest
-// version moves past its level-1 value must not change gatesAt(1) (the
-// runs recorded at level 1 replay with it): raise releaseVersion's max to
-// 2 and give level 2 its own table (TestReleaseGatesAreNewest says when).
+// So a run first asks releaseVersion and records the level it was made
+// by. At a level it takes every gate the level holds at the version
+// written for it, without a marker; a run recorded before release-gates
+// (level 0) asks each gate as it always did, as does a run for a gate its
+// level does not hold. The versions are frozen, since runs recorded at a
+// level replay with them: a new gate, or a new version of a gate, comes
+// with a new level (raise releaseNewest, and give the gate that level in
+// gateLevel).
 
 // releaseVersion gates the gates: 0, each gate asked with its own marker;
-// 1 and up, the gates of gatesAt(level) taken at their versions there (2
-// adds settled-windows, 3 quiet-start).
+// 1 and up, the gates of that level or lower taken at their versions (see
+// gateLevel).
 const releaseVersion = "release-gates"
 
 // releaseNewest is the level new runs record.
@@ -49,7 +49,8 @@ func (g gates) version(ctx workflow.Context, changeID string, maxSupported workf
 	if v, ok := gatesAt(g.level, changeID); ok {
 		if g.level == releaseNewest && v != maxSupported {
 			// A gate raised without a new level: new runs would never take
-			// the new version. Every test of a new run fails here.
+			// the new version. Any test that takes a new run through the
+			// gate fails here (TestRaisedGatePanics).
 			panic(fmt.Sprintf("%s is raised to %d, but release level %d holds %d: add a release level", changeID, maxSupported, g.level, v))
 		}
 		return v
@@ -61,30 +62,24 @@ func (g gates) version(ctx workflow.Context, changeID string, maxSupported workf
 // and whether the level holds it. The values are frozen: runs recorded at
 // the level replay with them.
 func gatesAt(level workflow.Version, changeID string) (workflow.Version, bool) {
-	if level < 1 {
-		return 0, false
-	}
+	since, v := gateLevel(changeID)
+	return v, since > 0 && level >= since
+}
+
+// gateLevel is the release level that took changeID (0: none) and the
+// version runs at that level or later take it at.
+func gateLevel(changeID string) (since, v workflow.Version) {
 	switch changeID {
 	case specVersion, fleetVersion, planHeartbeatVersion, stallVersion, spreadVersion:
-		return 1, true
+		return 1, 1
 	case earlyVersion:
-		return 2, true
+		return 1, 2
 	case windowedVersion:
-		return 7, true
-	}
-	if level < 2 {
-		return 0, false
-	}
-	switch changeID {
+		return 1, 7
 	case settledWindowsVersion:
-		return 1, true
-	}
-	if level < 3 {
-		return 0, false
-	}
-	switch changeID {
+		return 2, 1
 	case quietStartVersion:
-		return 1, true
+		return 3, 1
 	}
-	return 0, false
+	return 0, 0
 }

@@ -1,46 +1,56 @@
 package workflows
 
 import (
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/workflow"
 )
 
-// TestReleaseGatesAreNewest holds release level 1 to the newest version of
-// every gate it takes: a gate raised since must not change level 1 (runs
-// recorded at it replay with its values) but needs a new level.
-func TestReleaseGatesAreNewest(t *testing.T) {
-	newest := map[string]workflow.Version{
-		specVersion:           1,
-		fleetVersion:          1,
-		planHeartbeatVersion:  1,
-		stallVersion:          1,
-		spreadVersion:         1,
-		earlyVersion:          earlyNewest,
-		windowedVersion:       windowedNewest,
-		settledWindowsVersion: 1,
-		quietStartVersion:     1,
-	}
-	for id, want := range newest {
-		got, ok := gatesAt(releaseNewest, id)
-		if !ok || got != want {
-			t.Errorf("%s: newest version %d, release level %d holds %d (held: %v); leave the level as it is and add one with the new version", id, want, releaseNewest, got, ok)
+// TestReleaseLevelsAreFrozen: what a level holds never changes with the
+// levels after it, since runs recorded at a level replay with it. Runs
+// recorded at levels 1 and 2 (the corpus's job-*-gates and
+// job-*-settled) ask the gates that came after them.
+func TestReleaseLevelsAreFrozen(t *testing.T) {
+	for _, c := range []struct {
+		level    workflow.Version
+		changeID string
+		want     workflow.Version // -1: not held, asked with GetVersion
+	}{
+		{workflow.DefaultVersion, specVersion, -1},
+		{1, specVersion, 1},
+		{1, earlyVersion, 2},
+		{1, windowedVersion, 7},
+		{1, settledWindowsVersion, -1},
+		{1, quietStartVersion, -1},
+		{2, windowedVersion, 7},
+		{2, settledWindowsVersion, 1},
+		{2, quietStartVersion, -1},
+		{3, quietStartVersion, 1},
+		{releaseNewest, "a-later-gate", -1},
+	} {
+		v, ok := gatesAt(c.level, c.changeID)
+		if got := map[bool]workflow.Version{true: v, false: -1}[ok]; got != c.want {
+			t.Errorf("level %d, %s: %d, want %d", c.level, c.changeID, got, c.want)
 		}
 	}
-	if _, ok := gatesAt(releaseNewest, "a-later-gate"); ok {
-		t.Error("the newest release level holds a gate it does not know")
+}
+
+// TestRaisedGatePanics: a call site asking a newer version than the newest
+// level holds stops the run, so that a gate raised without a new level
+// fails every test that takes a new run through it. The level's own
+// version passes (the held gates never touch the context).
+func TestRaisedGatePanics(t *testing.T) {
+	g := gates{level: releaseNewest}
+	if v := g.version(nil, windowedVersion, windowedNewest); v != windowedNewest {
+		t.Errorf("windowed-shard at the newest level: %d, want %d", v, windowedNewest)
 	}
-	// Level 1 is frozen: runs recorded at it ask settled-windows.
-	if _, ok := gatesAt(1, settledWindowsVersion); ok {
-		t.Error("release level 1 took settled-windows, which came after it")
-	}
-	if _, ok := gatesAt(2, quietStartVersion); ok {
-		t.Error("release level 2 took quiet-start, which came after it")
-	}
-	if v, ok := gatesAt(1, windowedVersion); !ok || v != 7 {
-		t.Errorf("release level 1 holds windowed-shard %d (%v), recorded runs have 7", v, ok)
-	}
-	if _, ok := gatesAt(workflow.DefaultVersion, specVersion); ok {
-		t.Error("a run recorded before release-gates takes a gate without asking it")
-	}
+	defer func() {
+		r := recover()
+		if s, _ := r.(string); !strings.Contains(s, "add a release level") {
+			t.Errorf("recovered %v, want the release-level panic", r)
+		}
+	}()
+	g.version(nil, windowedVersion, windowedNewest+1)
+	t.Error("a raised gate did not panic")
 }

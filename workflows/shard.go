@@ -42,8 +42,7 @@ func Shard(ctx workflow.Context, in migration.ShardInput) (migration.ShardResult
 		return migration.ShardResult{}, temporal.NewNonRetryableApplicationError(
 			"invalid shard input: jobId is required", migration.ErrInvalidSpec, nil)
 	}
-	s := newShard(ctx, in, spec)
-	s.gates = g
+	s := newShard(ctx, g, in, spec)
 	s.useWindow(ctx)
 	s.useSpread(ctx)
 	s.useCut(ctx)
@@ -122,8 +121,9 @@ type shard struct {
 	cutReport *migration.CutReport
 }
 
-func newShard(ctx workflow.Context, in migration.ShardInput, spec migration.JobSpec) *shard {
+func newShard(ctx workflow.Context, g gates, in migration.ShardInput, spec migration.JobSpec) *shard {
 	s := &shard{
+		gates:    g,
 		in:       in,
 		spec:     spec,
 		manifest: in.Spec.Filters.Manifest != nil,

@@ -33,14 +33,17 @@ func Record(ctx context.Context, c client.Client, dir string, workflowIDs ...str
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("record histories: %w", err)
 	}
+	// A history in the corpus is never recorded again: running jobs of its
+	// shape replay like it, whatever the code records now. All ids are
+	// checked before any is written, so a refusal leaves no part behind.
 	for _, id := range workflowIDs {
-		// A history in the corpus is never recorded again: running jobs
-		// of its shape replay like it, whatever the code records now.
 		for _, name := range []string{FileName(id), FileName(id) + ".gz"} {
 			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 				return fmt.Errorf("record history of %s: %s is in the corpus already; record under a workflow id no file has", id, name)
 			}
 		}
+	}
+	for _, id := range workflowIDs {
 		data, err := historyJSON(ctx, c, id)
 		if err != nil {
 			return err

@@ -23,4 +23,11 @@ func TestRecordKeepsTheCorpus(t *testing.T) {
 			t.Errorf("Record(%s) = %v, want it refused", id, err)
 		}
 	}
+	// A new id listed before a recorded one is not written either.
+	if err := Record(context.Background(), nil, dir, "job-new", "job-a"); err == nil {
+		t.Error("Record(job-new, job-a) was not refused")
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName("job-new"))); !os.IsNotExist(err) {
+		t.Errorf("job-new was written beside a refused id (stat: %v)", err)
+	}
 }
